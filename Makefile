@@ -1,0 +1,43 @@
+# Thin wrappers over CMake. `make test` and `make demo` are the two README commands: each installs
+# what is missing (scripts/install-deps.sh), builds, and runs.
+JOBS ?= $(shell nproc)
+CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
+
+.PHONY: all deps build test test-fast test-asan test-tsan demo bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build -j $(JOBS)
+
+# Every test: the release build, then ASan+UBSan on everything, then TSan on the ring.
+test: test-fast test-asan test-tsan
+
+test-fast: build
+	ctest --test-dir build --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DPUSHCAP_SANITIZE=address,undefined
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS) -LE no-sanitizer
+
+test-tsan: deps
+	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPUSHCAP_SANITIZE=thread -DPUSHCAP_RING_ONLY=ON
+	cmake --build build-tsan -j $(JOBS)
+	ctest --test-dir build-tsan --output-on-failure -L ring
+
+demo: build
+	build/bin/pushcap-bench ring
+
+bench: build
+	build/bin/pushcap-bench ring
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,187 @@
+// The shared-memory ring segment: plain fixed-width structs at fixed offsets.
+//
+// Who may touch what:
+//   - the creator (supervisor, ring_janitor) writes the identity fields once, then `state`;
+//   - the single producer (capture, ring_writer) owns the producer block, write/tail positions and
+//     the data area;
+//   - each consumer (worker, ring_reader) owns its slot's cursor, commit records and heartbeat.
+// Every multi-process field is accessed through atomic_field.hpp (std::atomic_ref), so the structs
+// stay trivially copyable and standard layout and their offsets can be pinned by a golden test.
+// The segment holds offsets and 64-bit positions, never pointers. Positions only grow; the data
+// index is `position % data_capacity` (a power of two).
+//
+// Segment:  [RingHeader | ConsumerSlot x CONSUMER_SLOTS | data area (data_capacity bytes)]
+// Data area: batches, each a BatchHeader followed by a payload of nanosecond-PCAP records
+// (16-byte record header + captured bytes, back to back), padded to BATCH_ALIGN. A batch never
+// wraps: when it would, the producer writes a PAD batch that fills the rest of the lap.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace pushcap::router {
+
+inline constexpr std::uint64_t RING_MAGIC = 0x5250414348535550ULL;  // "PUSHCAPR" little-endian
+inline constexpr std::uint32_t RING_LAYOUT_VERSION = 1;
+inline constexpr std::uint32_t CONSUMER_SLOTS = 64;
+inline constexpr std::size_t CACHE_LINE = 64;
+inline constexpr std::size_t PAGE = 4096;
+inline constexpr std::size_t NAME_BYTES = 64;  // NUL-terminated, so names are at most 63 chars
+inline constexpr std::size_t PRODUCER_CURSOR_BYTES = 256;
+inline constexpr std::size_t CONSUMER_BLOB_BYTES = 1536;
+inline constexpr std::size_t CONSUMER_COUNTERS = 16;
+inline constexpr std::uint32_t BATCH_ALIGN = 64;
+inline constexpr std::uint32_t MAX_CAPLEN = 262144;  // largest snaplen libpcap accepts
+inline constexpr std::uint64_t UNKNOWN_SEQ = ~0ULL;
+
+enum class RingMode : std::uint32_t { Lossless = 1, Live = 2 };
+enum class SegmentState : std::uint32_t { Initialising = 0, Ready = 1 };
+enum class ProducerState : std::uint32_t { Absent = 0, Running = 1, Finished = 2 };
+enum class SlotState : std::uint32_t { Free = 0, Claiming = 1, Active = 2 };
+
+// Counters the ring itself keeps in ConsumerCommit::counters; the rest belong to the consumer's
+// application (a worker keeps its matched/written/files counters there so they survive restarts).
+enum ConsumerCounter : std::uint32_t {
+    COUNTER_PACKETS_READ = 0,
+    COUNTER_BYTES_READ = 1,  // captured bytes (record payloads)
+    COUNTER_PACKETS_LOST = 2,
+    COUNTER_BYTES_LOST = 3,
+    COUNTER_LAPS = 4,            // times this consumer was overrun (live) or skipped (lossless)
+    COUNTER_CORRUPT_BATCHES = 5,
+    COUNTER_FIRST_APP = 8,
+};
+
+// Double-buffered commit records (producer and consumers alike): the writer fills the inactive
+// record, then release-stores generation + 1. A process killed mid-write leaves the active record
+// intact, and an observer that copied record g % 2 knows its copy is whole if the generation is
+// still <= g + 1 afterwards.
+struct ProducerCommit {
+    std::uint64_t write_pos;   // end of the last published batch
+    std::uint64_t packet_seq;  // packets published before write_pos, over the ring's life
+    std::uint64_t byte_seq;    // captured bytes published before write_pos
+    std::uint64_t batch_seq;
+    std::uint32_t cursor_len;
+    std::uint32_t reserved;
+    std::uint8_t cursor[PRODUCER_CURSOR_BYTES];  // producer's own resume state (e.g. file offset)
+};
+
+struct RingHeader {
+    // Identity: written once by the creator before `state` becomes Ready.
+    std::uint64_t magic;
+    std::uint32_t layout_version;
+    std::uint32_t header_bytes;
+    std::uint32_t slot_bytes;
+    std::uint32_t slot_count;
+    std::uint64_t slots_offset;
+    std::uint64_t data_offset;
+    std::uint64_t data_capacity;
+    std::uint64_t total_bytes;
+    std::uint32_t mode;  // RingMode
+    std::uint32_t max_batch_bytes;
+    std::uint64_t dead_consumer_grace_ns;
+    std::uint32_t creator_pid;
+    std::uint32_t reserved0;
+    std::uint64_t creator_start;
+    std::uint64_t created_unix_ns;
+    char instance[NAME_BYTES];
+    char source[NAME_BYTES];
+    alignas(CACHE_LINE) std::uint32_t state;  // SegmentState, release-stored last
+
+    // Producer block: one writer (the attached producer).
+    alignas(CACHE_LINE) std::uint32_t producer_pid;
+    std::uint32_t producer_state;  // ProducerState
+    std::uint64_t producer_start;
+    std::uint64_t producer_generation;
+    std::uint64_t producer_heartbeat_ns;  // CLOCK_MONOTONIC
+    std::uint64_t producer_commit_generation;  // active record: producer_commit[generation % 2]
+    ProducerCommit producer_commit[2];
+
+    // Hot positions, each on its own line.
+    alignas(CACHE_LINE) std::uint64_t write_pos;  // consumers may read [tail_pos, write_pos)
+    alignas(CACHE_LINE) std::uint64_t tail_pos;   // oldest batch not yet overwritten
+    alignas(CACHE_LINE) std::uint32_t data_seq;   // futex: bumped when consumers sleep and data comes
+    std::uint32_t data_waiters;
+    alignas(CACHE_LINE) std::uint32_t space_seq;  // futex: bumped when the producer sleeps for space
+    std::uint32_t space_waiters;
+
+    // Producer counters (status only).
+    alignas(CACHE_LINE) std::uint64_t published_packets;
+    std::uint64_t published_bytes;
+    std::uint64_t published_batches;
+    std::uint64_t producer_waits;       // times the producer slept for space (lossless)
+    std::uint64_t dead_consumer_skips;  // times a dead consumer was skipped after the grace
+    std::uint64_t producer_attaches;
+    std::uint64_t source_drops;  // e.g. kernel drops reported by the capture (status only)
+    std::uint64_t source_if_drops;
+};
+
+struct ConsumerCommit {
+    std::uint64_t position;         // everything before this is durably handled
+    std::uint64_t next_packet_seq;  // UNKNOWN_SEQ until the first batch
+    std::uint64_t next_byte_seq;
+    std::uint64_t counters[CONSUMER_COUNTERS];
+    std::uint32_t blob_len;
+    std::uint32_t reserved;
+    std::uint8_t blob[CONSUMER_BLOB_BYTES];  // the consumer's own resume state (e.g. file, offset)
+};
+
+struct ConsumerSlot {
+    std::uint32_t state;      // SlotState
+    std::uint32_t owner_pid;  // 0: no process attached
+    std::uint64_t owner_start;
+    std::uint64_t heartbeat_ns;  // CLOCK_MONOTONIC, updated by the owner while it runs
+    std::uint64_t attaches;
+    std::uint64_t skipped_by_producer;  // written by the producer only (lossless grace expired)
+    char name[NAME_BYTES];
+    alignas(CACHE_LINE) std::uint64_t read_pos;       // owner's cursor (status: lag)
+    alignas(CACHE_LINE) std::uint64_t committed_pos;  // copy of the active commit's position
+    std::uint64_t commit_generation;  // active record: commit[generation % 2]
+    ConsumerCommit commit[2];
+};
+
+// One batch: packets from a single source with a single link type, so a payload is byte for byte
+// a run of nanosecond-PCAP records that a worker can write without touching it.
+struct BatchHeader {
+    std::uint32_t magic;   // BATCH_MAGIC or PAD_MAGIC
+    std::uint32_t length;  // whole batch incl. this header, a multiple of BATCH_ALIGN
+    std::uint32_t payload_bytes;
+    std::uint32_t packet_count;
+    std::uint32_t link_type;  // DLT_*
+    std::uint32_t snaplen;
+    std::uint16_t source_id;
+    std::uint16_t reserved0;
+    std::uint32_t reserved1;
+    std::uint64_t first_packet_seq;
+    std::uint64_t first_byte_seq;
+    std::uint64_t producer_generation;
+    std::uint64_t reserved2;
+};
+
+inline constexpr std::uint32_t BATCH_MAGIC = 0x48544142;  // "BATH"
+inline constexpr std::uint32_t PAD_MAGIC = 0x44444150;    // "PADD"
+
+// A nanosecond PCAP record header, as it sits in the payload and in the output files.
+struct PcapRecordHeader {
+    std::uint32_t ts_sec;
+    std::uint32_t ts_nsec;
+    std::uint32_t caplen;
+    std::uint32_t wirelen;
+};
+
+template <typename T>
+inline constexpr bool SHARED_SAFE = std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T>;
+static_assert(SHARED_SAFE<RingHeader> && SHARED_SAFE<ConsumerSlot> && SHARED_SAFE<BatchHeader>);
+static_assert(SHARED_SAFE<ProducerCommit> && SHARED_SAFE<ConsumerCommit>);
+static_assert(sizeof(BatchHeader) == BATCH_ALIGN);
+static_assert(sizeof(PcapRecordHeader) == 16);
+
+constexpr std::uint64_t roundUp(std::uint64_t value, std::uint64_t align) {
+    return (value + align - 1) / align * align;
+}
+
+inline constexpr std::uint64_t HEADER_REGION = roundUp(sizeof(RingHeader), PAGE);
+inline constexpr std::uint64_t SLOT_REGION = roundUp(sizeof(ConsumerSlot) * CONSUMER_SLOTS, PAGE);
+inline constexpr std::uint64_t DATA_OFFSET = HEADER_REGION + SLOT_REGION;
+
+}  // namespace pushcap::router

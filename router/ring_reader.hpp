@@ -1,0 +1,99 @@
+// The consumer side of a ring. Only worker processes (and tests/benchmarks) use it.
+//
+// A reader owns one named slot. Attaching with the name of a consumer whose process is gone takes
+// its slot over and resumes at its committed position with its counters; attaching with a new
+// name claims a free slot at `StartAt`.
+//
+// Per batch:  next() -> process view.payload in place -> finish(view) -> (now or later) commit().
+// In live mode the producer may overwrite a batch while it is being processed; finish() says so
+// (returns false) and the caller must discard whatever it derived from that batch. Lost packets
+// and bytes are counted exactly from the producer's sequence numbers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "router/ring_segment.hpp"
+
+namespace pushcap::router {
+
+struct BatchView {
+    const std::byte* payload = nullptr;  // PCAP records, back to back; validated bounds only
+    std::uint32_t payloadBytes = 0;
+    std::uint32_t packets = 0;
+    std::uint32_t linkType = 0;
+    std::uint32_t snaplen = 0;
+    std::uint16_t sourceId = 0;
+    std::uint64_t position = 0;  // ring position of the batch
+    std::uint64_t end = 0;       // position after it
+    std::uint64_t firstPacketSeq = 0;
+    std::uint64_t firstByteSeq = 0;
+};
+
+enum class NextStatus { Batch, Timeout, EndOfStream };
+
+struct ReaderCounters {
+    std::uint64_t packetsRead = 0;
+    std::uint64_t bytesRead = 0;
+    std::uint64_t packetsLost = 0;
+    std::uint64_t bytesLost = 0;
+    std::uint64_t laps = 0;
+    std::uint64_t corruptBatches = 0;
+};
+
+class RingReader {
+public:
+    enum class StartAt { Oldest, Newest };
+
+    // Throws RingError if the segment is invalid, the name is bad, or a live process already owns
+    // the slot.
+    RingReader(const std::string& segmentName, const std::string& consumerName,
+               StartAt start = StartAt::Oldest);
+    ~RingReader();  // releases ownership; the slot and its commit stay for a successor
+    RingReader(const RingReader&) = delete;
+    RingReader& operator=(const RingReader&) = delete;
+
+    // The blob and app counters committed last (empty/zero for a new slot): a restarted worker's
+    // resume state.
+    std::vector<std::uint8_t> resumeBlob() const;
+    std::uint64_t resumeCounter(std::uint32_t index) const;
+    std::uint64_t resumePosition() const { return m_committed; }
+
+    // Waits up to `timeoutNs` for the next batch. EndOfStream once the producer has finished and
+    // everything before its last batch has been read.
+    NextStatus next(BatchView& view, std::uint64_t timeoutNs);
+    // True if the batch stayed intact while it was processed; it is then counted as read.
+    // False: it was overwritten (live mode), nothing of it may be kept; the loss is counted.
+    bool finish(const BatchView& view);
+    // Records that everything finished so far is durably handled, with the caller's resume blob
+    // (<= CONSUMER_BLOB_BYTES) and app counters (indices >= COUNTER_FIRST_APP). In lossless mode
+    // this is what lets the producer reuse the space.
+    void commit(std::span<const std::uint8_t> blob = {},
+                std::span<const std::uint64_t> appCounters = {});
+
+    ReaderCounters counters() const;
+    std::uint64_t position() const { return m_cursor; }
+    bool producerAlive() const;
+    RingMode mode() const { return m_segment.mode(); }
+    const RingSegment& segment() const { return m_segment; }
+
+private:
+    void heartbeat();
+    bool waitForData(std::uint64_t timeoutNs);
+    void skipTo(std::uint64_t position);
+
+    RingSegment m_segment;
+    ConsumerSlot* m_slot = nullptr;
+    std::uint64_t m_cursor = 0;
+    std::uint64_t m_committed = 0;
+    std::uint64_t m_nextPacketSeq = UNKNOWN_SEQ;
+    std::uint64_t m_nextByteSeq = UNKNOWN_SEQ;
+    std::uint64_t m_counters[CONSUMER_COUNTERS] = {};
+    std::vector<std::uint8_t> m_resumeBlob;
+    std::uint64_t m_lastHeartbeatNs = 0;
+};
+
+}  // namespace pushcap::router
