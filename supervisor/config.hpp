@@ -1,0 +1,65 @@
+// pushcapd's configuration: a superset of FMADIO's push_realtime.lua (Config.Target entries with
+// Desc, Mode, Path, Split, FileName, FilterBPF, ...) plus pushcap's top-level keys. Loading
+// validates every key and value; errors name the file and line, or the target and key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pushcap::supervisor {
+
+enum class TargetMode { File, Rclone, Remote };
+
+struct TargetConfig {
+    int index = 0;  // 1-based position in Config.Target, for messages
+    std::string desc;
+    TargetMode mode = TargetMode::File;
+    std::string path;
+    std::uint64_t splitTimeNs = 0;  // 0: no time split
+    std::uint64_t splitBytes = 0;   // 0: no size split
+    std::string fileNameFlag = "--filename-tstr-HHMMSS";  // a pushcap-worker naming flag
+    std::string fileNameFormat;                          // with --filename-strftime
+    std::string filter;                                  // "" keeps everything
+    std::string suffix = ".pcap";
+    std::string completedPath;
+    std::uint64_t maxFileSize = 0;
+    std::string rotateLocaltime;
+    std::uint64_t idleGraceMs = 5000;
+    std::vector<std::string> sources;  // empty: every source
+
+    // What identifies this target's behaviour: equal strings mean a reload leaves it running.
+    std::string fingerprint() const;
+};
+
+enum class RingModeChoice { Auto, Live, Lossless };
+
+struct PushConfig {
+    std::string file;
+    std::string instance = "default";
+    std::vector<std::string> interfaces;
+    std::uint32_t snaplen = 262144;
+    std::uint64_t ringBytes = 256ULL << 20;
+    RingModeChoice ringMode = RingModeChoice::Auto;  // Auto: live for interfaces, lossless offline
+    std::string statusEndpoint = "tcp://127.0.0.1:5577";
+    std::uint64_t statusIntervalMs = 1000;
+    std::string logDir = "/var/log/pushcap";
+    std::string user;  // drop privileges to this user after opening interfaces
+    std::vector<TargetConfig> targets;
+    std::vector<std::string> notices;  // accepted-but-ignored FMADIO keys, to log once
+};
+
+// Runs the file in the sandbox and validates it. Throws ConfigError listing every problem found.
+PushConfig loadConfig(const std::string& path);
+
+// Parses FMADIO's Split string ("--split-time 60e9", "--split-byte 1e9", or both).
+// Throws ConfigError with `where` prefixed.
+void parseSplit(const std::string& where, const std::string& split, TargetConfig& target);
+
+// Parses a size or duration written in any way Lua prints numbers ("60e9", "60000000000.0").
+bool parseCount(const std::string& text, std::uint64_t& value);
+
+// The closest of `candidates` to `word` (for "did you mean"), or "" if none is close.
+std::string closestWord(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace pushcap::supervisor

@@ -1,0 +1,140 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "supervisor/config.hpp"
+#include "supervisor/config_error.hpp"
+
+using namespace pushcap::supervisor;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempConfig {
+    fs::path path;
+    explicit TempConfig(const std::string& text) {
+        static int counter = 0;
+        path = fs::temp_directory_path() /
+               ("pushcap-config-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".lua");
+        std::ofstream(path) << text;
+    }
+    ~TempConfig() { fs::remove(path); }
+};
+
+std::string errorOf(const std::string& text) {
+    TempConfig file(text);
+    try {
+        loadConfig(file.path.string());
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+std::string target(const std::string& body) {
+    return "local Config = {}\nConfig.Target = {}\ntable.insert(Config.Target, {\n" + body + "\n})\nreturn Config\n";
+}
+
+}  // namespace
+
+TEST_CASE("FMADIO's example push_realtime.lua loads unchanged", "[unit][config]") {
+    const char* src = std::getenv("PUSHCAP_SOURCE_DIR");
+    REQUIRE(src != nullptr);
+    PushConfig cfg = loadConfig(std::string(src) + "/examples/push_realtime.lua");
+    REQUIRE(cfg.targets.size() == 2);
+    CHECK(cfg.targets[0].desc == "pcap-all");
+    CHECK(cfg.targets[0].path == "/mnt/remote0/push/all");
+    CHECK(cfg.targets[0].splitTimeNs == 60'000'000'000ULL);
+    CHECK(cfg.targets[0].fileNameFlag == "--filename-epoch-sec-startend");
+    CHECK(cfg.targets[0].filter.empty());
+    CHECK(cfg.targets[1].desc == "pcap-tcp");
+    CHECK(cfg.targets[1].filter == "net 192.168.1.0/24 and tcp");
+    CHECK(cfg.targets[0].fingerprint() != cfg.targets[1].fingerprint());
+}
+
+TEST_CASE("real configs may compute with os.date, string.format and Lua's float printing", "[unit][config]") {
+    TempConfig file(target(R"(Desc = string.format("day-%s", os.date("!%Y%m%d", 0)),
+        Mode = "FILE", Path = "/tmp/x/" .. os.date("!%Y", 0) .. "/all",
+        Split = "--split-time " .. 60*1e9, FileName = "--filename-strftime %H%M",
+        MaxFileSize = 1e9, RotateLocaltime = "minute mod 20", Source = {"a", "b"})"));
+    PushConfig cfg = loadConfig(file.path.string());
+    REQUIRE(cfg.targets.size() == 1);
+    CHECK(cfg.targets[0].desc == "day-19700101");
+    CHECK(cfg.targets[0].path == "/tmp/x/1970/all");
+    CHECK(cfg.targets[0].splitTimeNs == 60'000'000'000ULL);  // "60000000000.0"
+    CHECK(cfg.targets[0].fileNameFlag == "--filename-strftime");
+    CHECK(cfg.targets[0].fileNameFormat == "%H%M");
+    CHECK(cfg.targets[0].maxFileSize == 1'000'000'000ULL);
+    CHECK(cfg.targets[0].sources == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("errors name the target and key", "[unit][config]") {
+    CHECK_THAT(errorOf(target(R"(Desc = "pcap-tcp", Path = "/tmp/p", Split = "--split-tim 60e9")")),
+               Catch::Contains(R"(Target[1] "pcap-tcp": Split: expected "--split-time NS" or "--split-byte N", got "--split-tim 60e9")"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", FilterBPF = "tcp and and")")),
+               Catch::Contains(R"(Target[1] "t": FilterBPF: "tcp and and": )"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", FileNmae = "--filename-epoch-sec")")),
+               Catch::Contains(R"(unknown key "FileNmae" (did you mean "FileName"?))"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", FileName = "--filename-epoch-secs")")),
+               Catch::Contains(R"(did you mean "--filename-epoch-sec")"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t")")), Catch::Contains(R"(Target[1] "t": Path: missing)"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", Mode = "SCP")")), Catch::Contains("Mode: expected"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", RotateLocaltime = "week")")),
+               Catch::Contains("RotateLocaltime: expected"));
+    CHECK_THAT(errorOf(target(R"(Desc = "a b", Path = "/tmp/p")")), Catch::Contains("Desc: \"a b\" must be"));
+    CHECK_THAT(errorOf("return { Target = {}, RingMdoe = 'live' }"),
+               Catch::Contains(R"(unknown key "RingMdoe" (did you mean "RingMode"?))"));
+}
+
+TEST_CASE("Lua errors name the file and line", "[unit][config]") {
+    TempConfig file("local Config = {}\nConfig.Target = {\n  { Desc = 'x' \n  Path = 'y' }\n}\nreturn Config\n");
+    try {
+        loadConfig(file.path.string());
+        FAIL("a syntax error was accepted");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(e.what(), Catch::Contains(file.path.string() + ":4:"));
+    }
+    CHECK_THAT(errorOf("error('boom')"), Catch::Contains(":1: boom"));
+}
+
+TEST_CASE("the sandbox keeps the config away from the system", "[unit][config]") {
+    CHECK_THAT(errorOf("io.open('/etc/passwd')"), Catch::Contains("io"));
+    CHECK_THAT(errorOf("os.execute('true')"), Catch::Contains("execute"));
+    CHECK_THAT(errorOf("require('os')"), Catch::Contains("require"));
+    CHECK_THAT(errorOf("load('return 1')"), Catch::Contains("load"));
+    CHECK_THAT(errorOf("while true do end"), Catch::Contains("instruction limit"));
+    CHECK_THAT(errorOf("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end"),
+               Catch::Contains("memory"));
+    // Precompiled bytecode is refused.
+    TempConfig binary(std::string("\x1bLua\x54\x00", 6) + "junk");
+    try {
+        loadConfig(binary.path.string());
+        FAIL("bytecode was accepted");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(e.what(), Catch::Contains("binary"));
+    }
+}
+
+TEST_CASE("all problems are reported at once", "[unit][config]") {
+    std::string msg = errorOf(R"(return { Target = {
+        { Desc = "a", Path = "/tmp/a", Split = "--split-time x" },
+        { Desc = "a", Path = "/tmp/b", MaxFileSize = -1 } } })");
+    CHECK_THAT(msg, Catch::Contains("3 error(s)"));
+    CHECK_THAT(msg, Catch::Contains("names must be unique"));
+}
+
+TEST_CASE("Split and numbers parse the ways Lua prints them", "[unit][config]") {
+    TargetConfig t;
+    parseSplit("", "--split-time 60e9 --split-byte 1e9", t);
+    CHECK(t.splitTimeNs == 60'000'000'000ULL);
+    CHECK(t.splitBytes == 1'000'000'000ULL);
+    std::uint64_t v = 0;
+    CHECK(parseCount("60000000000.0", v));
+    CHECK(v == 60'000'000'000ULL);
+    CHECK_FALSE(parseCount("1.5", v));
+    CHECK_FALSE(parseCount("-3", v));
+    CHECK_FALSE(parseCount("12abc", v));
+}
