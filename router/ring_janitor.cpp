@@ -27,6 +27,13 @@ bool RingJanitor::releaseConsumer(const std::string& consumer) {
     return true;
 }
 
+void RingJanitor::markFinished() {
+    RingHeader& h = m_segment.header();
+    storeRelease(h.producer_state, static_cast<std::uint32_t>(ProducerState::Finished));
+    fetchAdd(h.data_seq, 1u);
+    futexWakeAll(&h.data_seq);
+}
+
 RingSnapshot RingJanitor::snapshot() const {
     const RingHeader& h = m_segment.header();
     RingSnapshot s;

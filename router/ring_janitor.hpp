@@ -57,6 +57,9 @@ public:
     // Frees the slot of a consumer that will not come back. False if there was none.
     bool releaseConsumer(const std::string& consumer);
     RingSnapshot snapshot() const;
+    // Marks the stream finished when no live producer will do it (shutdown while the capture is
+    // down, or the capture gave up on a damaged input), so consumers drain and see end-of-stream.
+    void markFinished();
     void remove() { RingSegment::remove(m_segment.name()); }
 
 private:

@@ -1,0 +1,115 @@
+// pushcapd's core: creates the ring, starts the capture process and one worker per target,
+// restarts them by policy, reloads on SIGHUP, stops cleanly on SIGTERM, and publishes status.
+// Single-threaded: one poll loop over a signalfd, the children's ready/event pipes and timers.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "supervisor/child_process.hpp"
+#include "supervisor/config.hpp"
+#include "supervisor/restart_policy.hpp"
+
+namespace pushcap::router {
+class RingJanitor;
+}
+
+namespace pushcap::supervisor {
+
+class StatusPublisher;
+
+struct SupervisorOptions {
+    std::string configPath;
+    std::vector<std::string> offlineFiles;  // non-empty: offline push, exit when done
+    std::vector<std::string> interfaces;    // overrides Config.Interface
+    std::string instance;                   // overrides Config.Instance
+    std::string statusEndpoint;             // overrides Config.StatusEndpoint
+    std::string logDir;                     // overrides Config.LogDir
+    bool showProgress = false;              // offline progress line on stderr
+    std::chrono::milliseconds shutdownTimeout{30'000};
+    RestartLimits limits;
+};
+
+enum class ChildState { Starting, Running, Restarting, Failed, Stopped };
+
+class Supervisor {
+public:
+    Supervisor(SupervisorOptions options, PushConfig config);
+    ~Supervisor();
+    // Runs until done (offline), or until SIGTERM/SIGINT. Returns the process exit code.
+    int run();
+
+private:
+    struct Child {
+        std::string name;  // target Desc, or "capture"
+        bool isCapture = false;
+        ChildSpec spec;
+        std::string fingerprint;
+        RestartPolicy policy;
+        SpawnedChild proc;
+        ChildState state = ChildState::Starting;
+        Clock::time_point restartAt{};
+        bool restartPending = false;
+        bool stopRequested = false;
+        bool removeWhenStopped = false;
+        std::optional<ChildSpec> replacement;
+        std::string replacementFingerprint;
+        bool finished = false;  // exited 0 after finishing its work
+        std::string lastError;
+        std::string currentFile;
+        std::string pendingLine;
+        int exitCode = 0;
+        int exitSignal = 0;
+    };
+
+    void setUp();
+    void spawn(Child& child);
+    void startTarget(const TargetConfig& target);
+    void handleSignals();
+    void reap();
+    void childExited(Child& child, int status);
+    void readReady(Child& child);
+    void readEvents(Child& child);
+    void childEvent(Child& child, const std::vector<std::string>& fields);
+    void beginShutdown(const std::string& why);
+    void reload();
+    void publishSnapshot();
+    void showProgress(bool final);
+    bool allDone() const;
+    int pollTimeoutMs() const;
+    Child* findChild(pid_t pid);
+    Child* findChild(const std::string& name);
+    ChildSpec workerSpec(const TargetConfig& target) const;
+
+    SupervisorOptions m_options;
+    PushConfig m_config;
+    std::string m_instance;
+    std::vector<std::string> m_interfaces;
+    std::string m_segment;
+    bool m_offline = false;
+    std::unique_ptr<router::RingJanitor> m_ring;
+    std::unique_ptr<StatusPublisher> m_status;
+    std::vector<std::unique_ptr<Child>> m_children;
+    int m_signalFd = -1;
+    bool m_stopping = false;
+    bool m_stopForced = false;
+    Clock::time_point m_stopDeadline{};
+    Clock::time_point m_started{};
+    Clock::time_point m_nextSnapshot{};
+    Clock::time_point m_nextProgress{};
+    std::vector<std::string> m_failures;  // why the run is not a success
+    std::uint64_t m_inputDone = 0;
+    std::uint64_t m_inputTotal = 0;
+    std::uint64_t m_lastWritePos = 0;
+    Clock::time_point m_lastRateAt{};
+    double m_byteRate = 0;  // ring bytes per second, for lag in seconds
+};
+
+}  // namespace pushcap::supervisor
