@@ -269,10 +269,15 @@ std::uint32_t RingSegment::claimSlot(const std::string& consumer, std::uint64_t 
         static_assert(offsetof(ConsumerSlot, state) == 0);
         std::memset(reinterpret_cast<char*>(&s) + sizeof s.state, 0, sizeof s - sizeof s.state);
         copyName(s.name, consumer);
+        // A slot that starts where the last published batch ends knows the sequence numbers
+        // there, so packets it loses before its first read (lapped before it ever ran, e.g. a
+        // consumer registered by the supervisor on a fresh ring) are counted too.
+        const ProducerCommit last = readProducerCommit(*m_header);
+        const bool known = last.write_pos == startPos;
         for (ConsumerCommit& c : s.commit) {
             c.position = startPos;
-            c.next_packet_seq = UNKNOWN_SEQ;
-            c.next_byte_seq = UNKNOWN_SEQ;
+            c.next_packet_seq = known ? last.packet_seq : UNKNOWN_SEQ;
+            c.next_byte_seq = known ? last.byte_seq : UNKNOWN_SEQ;
         }
         storeRelease(s.read_pos, startPos);
         storeRelease(s.committed_pos, startPos);

@@ -6,6 +6,9 @@
 #include <string>
 
 #include "tools/ring_bench.hpp"
+#ifdef PUSHCAP_CAPTURE_BENCH
+#include "tools/capture_bench.hpp"
+#endif
 
 namespace {
 
@@ -19,7 +22,13 @@ void usage(FILE* out) {
                  "\n"
                  "  --bytes N        packet bytes per run (default 2 GiB)\n"
                  "  --ring-bytes N   ring data capacity, a power of two (default 64 MiB)\n"
-                 "  --batch-bytes N  largest batch (default 256 KiB)\n");
+                 "  --batch-bytes N  largest batch (default 256 KiB)\n"
+                 "\n"
+                 "usage: pushcap-bench capture [--file-bytes N] [--dir DIR] [--inject-seconds S]\n"
+                 "\n"
+                 "  capture  pushcap-capture file -> ring (IMIX and 64 B) beside cat FILE > /dev/null,\n"
+                 "           then the highest pushcap-gen --inject rate into a veth with 0 capture\n"
+                 "           drops (root only). Prints a table, then one JSON object on the last line.\n");
 }
 
 std::uint64_t parseSize(const char* flag, const char* text) {
@@ -60,6 +69,27 @@ int main(int argc, char** argv) {
             }
             return pushcap::tools::runRingBench(o);
         }
+#ifdef PUSHCAP_CAPTURE_BENCH
+        if (what == "capture") {
+            pushcap::tools::CaptureBenchOptions o;
+            for (int i = 2; i < argc; ++i) {
+                std::string flag = argv[i];
+                if (i + 1 >= argc) {
+                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
+                    return 2;
+                }
+                if (flag == "--file-bytes") o.fileBytes = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--dir") o.dir = argv[i + 1];
+                else if (flag == "--inject-seconds") o.injectSeconds = std::atof(argv[i + 1]);
+                else {
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n", flag.c_str());
+                    return 2;
+                }
+                ++i;
+            }
+            return pushcap::tools::runCaptureBench(o);
+        }
+#endif
         std::fprintf(stderr, "pushcap-bench: unknown benchmark '%s' (see --help)\n", what.c_str());
         return 2;
     } catch (const std::exception& e) {

@@ -1,0 +1,67 @@
+#include "capture/batcher.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+
+namespace pushcap::capture {
+
+std::uint64_t monotonicNowNs() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1'000'000'000ULL + std::uint64_t(ts.tv_nsec);
+}
+
+Batcher::Batcher(router::RingWriter& writer, std::uint64_t waitNs, const std::atomic<bool>& stop)
+    : m_writer(writer), m_waitNs(waitNs), m_stop(stop), m_maxPayload(writer.maxPayload()) {}
+
+bool Batcher::open() noexcept {
+    for (;;) {
+        // beginBatch only throws on misuse (publish without reservation), never here.
+        m_space = m_writer.beginBatch(m_waitNs);
+        if (!m_space.empty())
+            return true;
+        if (m_waitNs == 0 || m_stop.load(std::memory_order_relaxed))
+            return false;
+    }
+}
+
+std::byte* Batcher::reserve(const router::BatchMeta& meta, std::uint32_t& captured) noexcept {
+    const std::uint32_t limit = maxCaptured();
+    if (captured > limit) {
+        captured = limit;
+        ++m_stats.truncated;
+    }
+    const std::uint32_t need =
+        static_cast<std::uint32_t>(sizeof(router::PcapRecordHeader)) + captured;
+    if (m_packets != 0 && (meta.sourceId != m_meta.sourceId || meta.linkType != m_meta.linkType ||
+                           meta.snaplen != m_meta.snaplen || m_used + need > m_maxPayload)) {
+        flush();
+    }
+    if (m_packets == 0) {
+        if (m_space.empty() && !open()) {
+            ++m_stats.ringFull;
+            return nullptr;
+        }
+        m_meta = meta;
+        m_openedAt = monotonicNowNs();
+    }
+    return m_space.data() + m_used;
+}
+
+void Batcher::flush() {
+    if (m_packets == 0)
+        return;
+    std::size_t cursorLen = 0;
+    if (m_cursor != nullptr)
+        cursorLen = m_cursor->writeCursor(m_cursorBytes);
+    m_writer.publish(m_used, m_packets, m_meta,
+                     std::span<const std::uint8_t>(m_cursorBytes.data(), cursorLen));
+    m_stats.packets += m_packets;
+    ++m_stats.batches;
+    m_space = {};
+    m_used = 0;
+    m_packets = 0;
+}
+
+}  // namespace pushcap::capture
