@@ -1,0 +1,324 @@
+// pushcapd end to end: real pushcapd, capture and worker processes, real signals, and output
+// compared byte for byte with tcpdump's.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <random>
+#include <regex>
+
+#include "../workers/worker_test_support.hpp"
+
+using namespace pushcap::workers::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const char* const TCP_FILTER = "net 192.168.1.0/24 and tcp";
+
+std::string sourceDir() { return std::getenv("PUSHCAP_SOURCE_DIR"); }
+
+// FMADIO's example, saved unchanged, with its two Paths pointed into `dir`.
+std::string exampleConfig(const std::string& dir) {
+    std::string text = readFile(sourceDir() + "/examples/push_realtime.lua");
+    text = std::regex_replace(text, std::regex("/mnt/remote0/push/all"), dir + "/all/all");
+    text = std::regex_replace(text, std::regex("/mnt/remote0/push/tcp"), dir + "/tcp/tcp");
+    const std::string path = dir + "/push_realtime.lua";
+    std::ofstream(path) << text;
+    return path;
+}
+
+std::vector<std::string> pushcapd(const std::string& config, const std::string& dir,
+                                  std::vector<std::string> extra, const std::string& program = "") {
+    std::vector<std::string> argv = {program.empty() ? binDir() + "/pushcapd" : program, "-c", config,
+                                     "--instance", uniqueName("e2e"), "--status",
+                                     "ipc://" + dir + "/status.sock", "--log-dir", dir + "/log", "--no-progress"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
+// Pids of the running children of `parent` whose command line contains `needle`.
+std::vector<pid_t> childrenMatching(pid_t parent, const std::string& needle) {
+    std::vector<pid_t> out;
+    DIR* proc = ::opendir("/proc");
+    while (dirent* e = ::readdir(proc)) {
+        pid_t pid = std::atoi(e->d_name);
+        if (pid <= 0) continue;
+        std::string stat = readFile("/proc/" + std::string(e->d_name) + "/stat");
+        std::size_t close = stat.rfind(')');
+        if (close == std::string::npos || stat.size() < close + 4 || stat[close + 2] == 'Z') continue;
+        if (std::atoi(stat.c_str() + close + 4) != parent) continue;
+        std::string cmd = readFile("/proc/" + std::string(e->d_name) + "/cmdline");
+        std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+        if (cmd.find(needle) != std::string::npos) out.push_back(pid);
+    }
+    ::closedir(proc);
+    return out;
+}
+
+std::uint64_t bytesIn(const std::string& dir) {
+    std::uint64_t total = 0;
+    for (const std::string& name : listFiles(dir)) {
+        struct stat st {};
+        if (::stat((dir + "/" + name).c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_size);
+    }
+    return total;
+}
+
+std::size_t countPending(const std::string& dir) {
+    std::size_t n = 0;
+    for (const char* sub : {"/all", "/tcp"}) {
+        for (const std::string& name : listFiles(dir + sub)) n += name.find(".pending") != std::string::npos;
+    }
+    return n;
+}
+
+void requireOracleOutput(const std::string& dir, const std::string& input) {
+    const PcapFile all = oracle(input, "", dir);
+    const PcapFile tcp = oracle(input, TCP_FILTER, dir);
+    REQUIRE(all.packets > 0);
+    REQUIRE(tcp.packets > 0);
+    CHECK(concatenatedRecords(dir + "/all", ".pcap") == all.records);
+    CHECK(concatenatedRecords(dir + "/tcp", ".pcap") == tcp.records);
+    CHECK(countPending(dir) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("the FMADIO example config pushes a capture offline: every packet, tcpdump's tcp subset, aligned names",
+          "[e2e][multiproc][supervisor]") {
+    TempDir dir;
+    const std::string input = makeInput(dir.path, "--count 20000 --duration 185 --start 1700000010 --seed 11");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    const auto code = d.exitCode(120s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    REQUIRE(code == 0);
+    requireOracleOutput(dir.path, input);
+
+    std::vector<std::string> names;
+    concatenatedRecords(dir.path + "/all", ".pcap", &names);
+    REQUIRE(names.size() == 4);  // 1700000010 .. 1700000195 spans four aligned minutes
+    const std::regex form(R"(all_(\d+)-(\d+)\.pcap)");
+    for (const std::string& n : names) {
+        std::smatch m;
+        REQUIRE(std::regex_match(n, m, form));
+        const long start = std::stol(m[1]), end = std::stol(m[2]);
+        CHECK(start % 60 == 0);
+        CHECK(end - start == 60);
+        const PcapFile f = readPcap(dir.path + "/all/" + n);
+        CHECK(f.firstTs / 1'000'000'000 >= std::uint64_t(start));
+        CHECK(f.lastTs / 1'000'000'000 < std::uint64_t(end));
+    }
+    CHECK(names.front() == "all_1699999980-1700000040.pcap");
+}
+
+TEST_CASE("SIGKILLed workers are restarted and the output still equals the oracle", "[e2e][multiproc][supervisor]") {
+    TempDir dir;
+    const auto count = std::to_string(std::max(20000, int(400000 * testScale())));
+    const std::string input = makeInput(dir.path, "--count " + count + " --duration 600 --seed 5");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    std::mt19937 rng(1234);
+    int kills = 0;
+    // At most 4 kills per target: 5 within 30 s would (rightly) mark it FAILED.
+    for (int round = 0; round < 8 && d.running(); ++round) {
+        const std::string target = round % 2 ? "pcap-tcp" : "pcap-all";
+        std::vector<pid_t> pids;
+        if (!waitFor([&] { return !(pids = childrenMatching(d.pid(), "--name " + target)).empty() || !d.running(); },
+                     30s)) {
+            FAIL("no worker for " << target);
+        }
+        if (pids.empty()) break;
+        // Kill it mid-stream, once it has written a random amount more.
+        const std::string out = dir.path + (target == "pcap-all" ? "/all" : "/tcp");
+        const std::uint64_t goal = bytesIn(out) + std::uniform_int_distribution<std::uint64_t>(0, 4 << 20)(rng);
+        waitFor([&] { return bytesIn(out) >= goal || !d.running(); }, 30s);
+        if (::kill(pids.front(), SIGKILL) == 0) ++kills;
+        waitFor([&] { return childrenMatching(d.pid(), "--name " + target) != pids || !d.running(); }, 30s);
+    }
+    const auto code = d.exitCode(300s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    REQUIRE(code == 0);
+    CHECK(kills >= 2);
+    const std::string log = readFile(dir.path + "/pushcapd.log");
+    CHECK(log.find("restart #1") != std::string::npos);
+    requireOracleOutput(dir.path, input);
+}
+
+TEST_CASE("a SIGKILLed capture process is restarted and resumes: output equals the oracle",
+          "[e2e][multiproc][supervisor]") {
+    TempDir dir;
+    const auto count = std::to_string(std::max(20000, int(400000 * testScale())));
+    const std::string input = makeInput(dir.path, "--count " + count + " --duration 300 --seed 6");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    int kills = 0;
+    for (int round = 0; round < 3 && d.running(); ++round) {
+        std::vector<pid_t> pids;
+        waitFor([&] { return !(pids = childrenMatching(d.pid(), "pushcap-capture")).empty() || !d.running(); }, 30s);
+        if (pids.empty()) break;
+        if (::kill(pids.front(), SIGKILL) == 0) ++kills;
+        waitFor([&] { return childrenMatching(d.pid(), "pushcap-capture") != pids || !d.running(); }, 30s);
+    }
+    const auto code = d.exitCode(300s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    REQUIRE(code == 0);
+    CHECK(kills >= 1);
+    requireOracleOutput(dir.path, input);
+}
+
+TEST_CASE("a worker that crashes on every start goes FAILED; the other targets complete",
+          "[e2e][multiproc][supervisor]") {
+    TempDir dir;
+    // pushcapd runs the workers next to its own executable: give it a directory where
+    // pushcap-worker crashes for one target only.
+    const std::string bin = dir.path + "/bin";
+    REQUIRE(runShell("mkdir -p " + quote(bin) + " && cp " + quote(binDir() + "/pushcapd") + " " + quote(bin) +
+                     " && ln -s " + quote(binDir() + "/pushcap-capture") + " " + quote(bin)) == 0);
+    std::ofstream(bin + "/pushcap-worker") << "#!/bin/sh\ncase \"$*\" in *'--name crasher'*) kill -SEGV $$;; esac\n"
+                                           << "exec " << quote(binDir() + "/pushcap-worker") << " \"$@\"\n";
+    ::chmod((bin + "/pushcap-worker").c_str(), 0755);
+    std::string config = readFile(exampleConfig(dir.path));
+    config = std::regex_replace(config, std::regex("return Config"),
+                                "table.insert(Config.Target, { Desc = \"crasher\", Mode = \"File\", Path = \"" +
+                                    dir.path + "/crash/c\" })\nreturn Config");
+    std::ofstream(dir.path + "/push_realtime.lua") << config;
+    const std::string input = makeInput(dir.path, "--count 20000 --duration 120 --seed 3");
+    Child d(pushcapd(dir.path + "/push_realtime.lua", dir.path, {"--offline", input}, bin + "/pushcapd"),
+            dir.path + "/pushcapd.log");
+    const auto code = d.exitCode(120s);
+    const std::string log = readFile(dir.path + "/pushcapd.log");
+    INFO(log);
+    CHECK(code == 1);  // the push completed, but not for every target
+    CHECK(log.find("crasher: FAILED") != std::string::npos);
+    CHECK(log.find("restart intensity exceeded") != std::string::npos);
+    requireOracleOutput(dir.path, input);
+}
+
+TEST_CASE("SIGTERM during an offline push: exit 0, files complete, nothing pending",
+          "[e2e][multiproc][supervisor]") {
+    TempDir dir;
+    const auto count = std::to_string(std::max(20000, int(600000 * testScale())));
+    const std::string input = makeInput(dir.path, "--count " + count + " --duration 300 --seed 8");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    // Stop it once both targets have started writing.
+    waitFor([&] { return !listFiles(dir.path + "/all").empty() || !d.running(); }, 60s);
+    d.kill(SIGTERM);
+    const auto code = d.exitCode(60s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    REQUIRE(code == 0);
+    CHECK(countPending(dir.path) == 0);
+    // What was written is a prefix of the oracle: nothing lost before the stop, nothing invented.
+    const PcapFile all = oracle(input, "", dir.path);
+    const std::string written = concatenatedRecords(dir.path + "/all", ".pcap");
+    CHECK(all.records.compare(0, written.size(), written) == 0);
+}
+
+TEST_CASE("pushcapd --check reports broken configurations clearly", "[e2e][supervisor]") {
+    TempDir dir;
+    auto check = [&](const std::string& body) {
+        const std::string path = dir.path + "/" + uniqueName("c") + ".lua";
+        std::ofstream(path) << body;
+        const std::string out = dir.path + "/" + uniqueName("out");
+        int code = runShell(quote(binDir() + "/pushcapd") + " -c " + quote(path) + " --check -i lo > " + quote(out) +
+                            " 2>&1");
+        return std::make_pair(code, readFile(out));
+    };
+    auto target = [&](const std::string& fields) {
+        return "local Config = {}\nConfig.Target = {}\nConfig.LogDir = '" + dir.path +
+               "/log'\ntable.insert(Config.Target, {" + fields + "})\nreturn Config\n";
+    };
+    const std::string ok = "Desc = 'x', Mode = 'File', Path = '" + dir.path + "/out/x'";
+
+    auto [code, out] = check(target(ok));
+    CHECK(code == 0);
+    CHECK_THAT(out, Catch::Contains("OK: 1 target(s) would run"));
+
+    std::tie(code, out) = check("local Config = {\nConfig.Target = {}\n");
+    CHECK(code == 78);
+    CHECK_THAT(out, Catch::Matches(R"((.|\n)*\.lua:\d+:(.|\n)*)"));
+
+    std::tie(code, out) = check(target(ok + ", Fliter = 'tcp'"));
+    CHECK(code == 78);
+    CHECK_THAT(out, Catch::Contains("unknown key \"Fliter\""));
+
+    std::tie(code, out) = check(target(ok + ", Split = '--split-tim 60e9'"));
+    CHECK(code == 78);
+    CHECK_THAT(out, Catch::Contains(R"(Target[1] "x": Split: expected "--split-time NS" or "--split-byte N", got "--split-tim 60e9")"));
+
+    std::tie(code, out) = check(target(ok + ", FilterBPF = 'tcp port'"));
+    CHECK(code == 78);
+    CHECK_THAT(out, Catch::Contains(R"(Target[1] "x": FilterBPF: "tcp port")"));
+
+    std::ofstream(dir.path + "/afile") << "x";
+    std::tie(code, out) = check(target("Desc = 'x', Mode = 'File', Path = '" + dir.path + "/afile/sub/x'"));
+    CHECK(code == 78);
+    CHECK_THAT(out, Catch::Contains(R"(Target[1] "x": Path: )"));
+    CHECK_THAT(out, Catch::Contains("not a directory"));
+}
+
+TEST_CASE("an independent Python subscriber decodes the status stream and it matches the disk",
+          "[e2e][multiproc][supervisor][status]") {
+    TempDir dir;
+    const std::string input = makeInput(dir.path, "--count 100000 --duration 300 --seed 9");
+    const std::string ready = dir.path + "/subscriber.ready";
+    const std::string endpoint = "ipc://" + dir.path + "/status.sock";
+    Child sub({"/usr/bin/python3", sourceDir() + "/tests/supervisor/status_subscriber.py", endpoint,
+               testBinDir() + "/python", ready, dir.path + "/all", dir.path + "/tcp"},
+              dir.path + "/subscriber.log");
+    REQUIRE(waitFor([&] { return ::access(ready.c_str(), F_OK) == 0 || !sub.running(); }, 30s));
+    REQUIRE(sub.running());
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    REQUIRE(d.exitCode(120s) == 0);
+    const auto code = sub.exitCode(60s);
+    INFO(readFile(dir.path + "/subscriber.log"));
+    CHECK(code == 0);
+}
+
+TEST_CASE("SIGHUP reloads: unchanged targets keep their pid, others start, stop or restart; a bad file is rejected",
+          "[e2e][multiproc][supervisor][root]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: live capture on lo needs root");
+        return;
+    }
+    TempDir dir;
+    auto write = [&](const std::vector<std::string>& targets) {
+        std::string text = "local Config = {}\nConfig.Target = {}\n";
+        for (const std::string& t : targets) text += "table.insert(Config.Target, {" + t + "})\n";
+        std::ofstream(dir.path + "/live.lua") << text << "return Config\n";
+    };
+    auto target = [&](const std::string& name, const std::string& filter) {
+        return "Desc = '" + name + "', Mode = 'File', Path = '" + dir.path + "/" + name + "/x', FilterBPF = '" +
+               filter + "'";
+    };
+    write({target("keep", "tcp"), target("change", "udp"), target("drop", "icmp")});
+    Child d(pushcapd(dir.path + "/live.lua", dir.path, {"-i", "lo"}), dir.path + "/pushcapd.log");
+    auto pidOf = [&](const std::string& name) {
+        std::vector<pid_t> p = childrenMatching(d.pid(), "--name " + name + " ");
+        return p.empty() ? pid_t(0) : p.front();
+    };
+    REQUIRE(waitFor([&] { return pidOf("keep") && pidOf("change") && pidOf("drop"); }, 30s));
+    const pid_t keep = pidOf("keep"), change = pidOf("change");
+
+    write({target("keep", "tcp"), target("change", "udp port 53"), target("add", "arp")});
+    d.kill(SIGHUP);
+    CHECK(waitFor([&] { return pidOf("add") && !pidOf("drop") && pidOf("change") && pidOf("change") != change; },
+                  30s));
+    CHECK(pidOf("keep") == keep);
+
+    std::ofstream(dir.path + "/live.lua") << "this is not lua";
+    d.kill(SIGHUP);
+    CHECK(waitFor([&] { return readFile(dir.path + "/pushcapd.log").find("reload rejected") != std::string::npos; },
+                  30s));
+    CHECK(pidOf("keep") == keep);
+    CHECK(pidOf("add") != 0);
+
+    d.kill(SIGTERM);
+    const auto code = d.exitCode(60s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    CHECK(code == 0);
+    for (const char* name : {"keep", "change", "add", "drop"}) {
+        for (const std::string& f : listFiles(dir.path + "/" + name)) CHECK(f.find(".pending") == std::string::npos);
+    }
+}

@@ -1,0 +1,229 @@
+#include "workers/file_completion.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "router/ring_layout.hpp"
+#include "workers/pcap_format.hpp"
+
+namespace pushcap::workers {
+namespace {
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+// rename(2) that never replaces an existing file. 0 or errno.
+int renameNoReplace(const std::string& from, const std::string& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return errno;
+    // Filesystems without RENAME_NOREPLACE (some NFS): link refuses an existing name too.
+    if (::link(from.c_str(), to.c_str()) != 0)
+        return errno;
+    ::unlink(from.c_str());
+    return 0;
+}
+
+std::string dirOf(const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    if (slash == std::string::npos)
+        return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string baseOf(const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void fsyncDir(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+// Moves `from` into place under `stem`[_N]`suffix`, trying counters on a clash.
+int placeUnique(const std::string& from, const std::string& stem, const std::string& suffix,
+                std::string& location) {
+    for (unsigned counter = 0; counter < 100000; ++counter) {
+        const std::string to = withCounter(stem, counter, suffix);
+        const int rc = renameNoReplace(from, to);
+        if (rc == 0) {
+            location = to;
+            return 0;
+        }
+        if (rc != EEXIST)
+            return rc;
+    }
+    return EEXIST;
+}
+
+int copyFile(const std::string& from, const std::string& to, std::byte* scratch, std::size_t n) {
+    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return errno;
+    // O_TRUNC: a copy interrupted by a crash is simply redone.
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        const int e = errno;
+        ::close(in);
+        return e;
+    }
+    int rc = 0;
+    for (;;) {
+        const ssize_t got = ::read(in, scratch, n);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = errno;
+            break;
+        }
+        if (got == 0)
+            break;
+        ssize_t done = 0;
+        while (done < got) {
+            const ssize_t put = ::write(out, scratch + done, static_cast<std::size_t>(got - done));
+            if (put < 0) {
+                if (errno == EINTR)
+                    continue;
+                rc = errno;
+                break;
+            }
+            done += put;
+        }
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && ::fsync(out) != 0)
+        rc = errno;
+    ::close(in);
+    if (::close(out) != 0 && rc == 0)
+        rc = errno;
+    if (rc != 0)
+        ::unlink(to.c_str());
+    return rc;
+}
+
+}  // namespace
+
+std::string withCounter(const std::string& stem, unsigned counter, const std::string& suffix) {
+    if (counter == 0)
+        return stem + suffix;
+    return stem + "_" + std::to_string(counter) + suffix;
+}
+
+int makeDirectories(const std::string& dir) {
+    if (dir.empty() || dir == "." || dir == "/")
+        return 0;
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    const int parent = makeDirectories(dirOf(dir));
+    if (parent != 0)
+        return parent;
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+int completePending(const std::string& pending, const std::string& finalName,
+                    const std::string& suffix, const std::string& completedDir, std::byte* scratch,
+                    std::size_t scratchBytes, std::string& location) {
+    if (!exists(pending))
+        return ENOENT;
+    std::string stem = finalName;
+    std::string sfx;
+    if (!suffix.empty() && finalName.size() >= suffix.size() &&
+        finalName.compare(finalName.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        stem = finalName.substr(0, finalName.size() - suffix.size());
+        sfx = suffix;
+    }
+    if (completedDir.empty())
+        return placeUnique(pending, stem, sfx, location);
+
+    if (const int rc = makeDirectories(completedDir); rc != 0)
+        return rc;
+    const std::string destStem = completedDir + "/" + baseOf(stem);
+    int rc = placeUnique(pending, destStem, sfx, location);
+    if (rc != EXDEV)
+        return rc;
+    // Another filesystem: the copy is complete and synced before it gets a final name.
+    const std::string temp = completedDir + "/" + baseOf(finalName) + ".pending";
+    if ((rc = copyFile(pending, temp, scratch, scratchBytes)) != 0)
+        return rc;
+    if ((rc = placeUnique(temp, destStem, sfx, location)) != 0)
+        return rc;
+    fsyncDir(completedDir);
+    ::unlink(pending.c_str());
+    return 0;
+}
+
+int repairPcap(const std::string& path, std::byte* scratch, std::size_t scratchBytes,
+               RepairResult& result) {
+    result = RepairResult{};
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return e;
+    }
+    const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+    PcapFileHeader header;
+    if (size < PCAP_FILE_HEADER_BYTES ||
+        ::pread(fd, &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
+        (header.magic != PCAP_MAGIC_NS && header.magic != PCAP_MAGIC_US)) {
+        ::close(fd);
+        result.bytes = size;
+        return 0;
+    }
+    result.validHeader = true;
+    // Walk the record headers through the scratch buffer, a chunk at a time.
+    std::uint64_t good = PCAP_FILE_HEADER_BYTES;
+    std::uint64_t chunkStart = 0;
+    std::uint64_t chunkLen = 0;
+    int rc = 0;
+    for (;;) {
+        if (good + sizeof(router::PcapRecordHeader) > size)
+            break;
+        if (good < chunkStart || good + sizeof(router::PcapRecordHeader) > chunkStart + chunkLen) {
+            const ssize_t got = ::pread(fd, scratch, scratchBytes, static_cast<off_t>(good));
+            if (got < 0) {
+                rc = errno;
+                break;
+            }
+            chunkStart = good;
+            chunkLen = static_cast<std::uint64_t>(got);
+            if (chunkLen < sizeof(router::PcapRecordHeader))
+                break;
+        }
+        router::PcapRecordHeader rec;
+        std::memcpy(&rec, scratch + (good - chunkStart), sizeof rec);
+        if (rec.caplen > router::MAX_CAPLEN)
+            break;
+        const std::uint64_t next = good + sizeof rec + rec.caplen;
+        if (next > size)
+            break;
+        good = next;
+        ++result.packets;
+    }
+    if (rc == 0 && good != size && ::ftruncate(fd, static_cast<off_t>(good)) != 0)
+        rc = errno;
+    ::close(fd);
+    result.bytes = good;
+    return rc;
+}
+
+}  // namespace pushcap::workers

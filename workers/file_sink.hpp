@@ -1,0 +1,52 @@
+// Sink for a local or NFS directory (FMADIO Mode "File"). Files are written as `<name>.pending`
+// through one large buffer (pwrite at the tracked offset) and renamed, or moved to
+// CompletedPath, when complete. See sink.hpp for the contract.
+#pragma once
+
+#include <memory>
+
+#include "workers/file_naming.hpp"
+#include "workers/sink.hpp"
+
+namespace pushcap::workers {
+
+struct FileSinkConfig {
+    std::string directory;   // Path's directory (the namer's)
+    std::string filePrefix;  // this target's file-name prefix (finds its leftovers)
+    std::string suffix = ".pcap";
+    std::string completedDir;  // empty: complete in place
+    std::size_t bufferBytes = 4 << 20;
+};
+
+class FileSink final : public Sink {
+  public:
+    explicit FileSink(FileSinkConfig config);
+    ~FileSink() override;
+
+    ResumeOutcome resume(const OpenFileRef& ref) override;
+    std::vector<CompletedFile> recoverLeftovers(const std::string& keep) override;
+    IoStatus open(const std::string& stem, const std::string& suffix, const FileFormat& format,
+                  std::string& chosenName) override;
+    IoStatus append(const std::byte* data, std::size_t bytes) override;
+    IoStatus flush() override;
+    std::uint64_t bytes() const override { return m_written + m_buffered; }
+    bool isOpen() const override { return m_fd >= 0; }
+    IoStatus complete(CompletedFile& done) override;
+    const std::string& lastError() const override { return m_lastError; }
+
+  private:
+    IoStatus fail(const std::string& what, int error);
+    // Writes [data, data+n) at m_written; on failure cuts the file back to where it was.
+    bool writeAt(const std::byte* data, std::size_t n);
+    void closeFd();
+
+    FileSinkConfig m_config;
+    std::unique_ptr<std::byte[]> m_buffer;
+    std::size_t m_buffered = 0;
+    std::uint64_t m_written = 0;  // bytes in the file, all handed to the kernel
+    int m_fd = -1;
+    std::string m_name;  // final name (without ".pending")
+    std::string m_lastError;
+};
+
+}  // namespace pushcap::workers

@@ -1,0 +1,466 @@
+#include "workers/worker.hpp"
+
+#include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "router/atomic_field.hpp"
+#include "router/batch_records.hpp"
+#include "workers/config_error.hpp"
+#include "workers/file_completion.hpp"
+#include "workers/file_sink.hpp"
+#include "workers/pcap_format.hpp"
+#include "workers/slot_counters.hpp"
+
+namespace pushcap::workers {
+namespace {
+
+constexpr std::uint64_t NS = 1'000'000'000ULL;
+constexpr std::uint64_t IDLE_WAIT_NS = 100'000'000ULL;
+// Commit policy: often enough that a lossless producer never waits long for space and a restart
+// redoes little work, rarely enough that commits (one write(2) + a slot update) stay cheap.
+constexpr std::uint64_t COMMIT_EVERY_NS = 50'000'000ULL;
+constexpr std::uint32_t COMMIT_EVERY_BATCHES = 64;
+constexpr std::uint64_t BACKOFF_MIN_NS = 10'000'000ULL;
+constexpr std::uint64_t BACKOFF_MAX_NS = 2'000'000'000ULL;
+
+std::uint64_t steadyNs() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
+
+std::uint64_t wallNs() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
+std::string targetPrefix(const std::string& name) {
+    return "target '" + name + "': ";
+}
+
+}  // namespace
+
+Worker::Worker(WorkerConfig config)
+    : m_config(std::move(config)),
+      m_filter(m_config.name, m_config.filter),
+      m_policy(m_config.split),
+      m_namer(m_config.naming),
+      m_events(m_config.eventsFd) {
+    m_filter.validate(DLT_EN10MB);
+    m_log = std::make_unique<WorkerLog>(m_config.name, m_config.logDir);
+    FileSinkConfig sc;
+    sc.directory = m_namer.directory();
+    sc.filePrefix = m_namer.filePrefix();
+    sc.suffix = m_namer.suffix();
+    sc.completedDir = m_config.completedPath;
+    m_sink = std::make_unique<FileSink>(sc);
+}
+
+Worker::~Worker() = default;
+
+void Worker::check(const WorkerConfig& config) {
+    PacketFilter filter(config.name, config.filter);
+    filter.validate(DLT_EN10MB);
+    const FileNamer namer(config.naming);
+    auto writable = [&](const std::string& what, const std::string& dir) {
+        if (dir.empty())
+            return;
+        if (const int rc = makeDirectories(dir); rc != 0) {
+            throw ConfigError(targetPrefix(config.name) + "cannot create " + what + " " + dir +
+                              ": " + std::strerror(rc));
+        }
+        if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+            throw ConfigError(targetPrefix(config.name) + what + " " + dir +
+                              " is not writable: " + std::strerror(errno));
+        }
+    };
+    writable("Path directory", namer.directory());
+    writable("CompletedPath", config.completedPath);
+    writable("log directory", config.logDir);
+}
+
+int Worker::run(const std::atomic<bool>& stop) {
+    m_stop = &stop;
+    m_reader = std::make_unique<router::RingReader>(m_config.ring, m_config.name);
+    m_live = m_reader->mode() == router::RingMode::Live;
+    m_commitSpan = std::max<std::uint64_t>(m_reader->segment().capacity() / 8, 1);
+    m_staging.resize(m_reader->segment().header().max_batch_bytes);
+    resume();
+
+    if (m_config.readyFd >= 0) {
+        const char byte = 'R';
+        [[maybe_unused]] const ssize_t n = ::write(m_config.readyFd, &byte, 1);
+        ::close(m_config.readyFd);
+    }
+    m_log->info("attached to " + m_config.ring + " (" + (m_live ? "live" : "lossless") +
+                "), filter \"" + m_config.filter + "\", writing " + m_namer.directory() + "/" +
+                m_namer.filePrefix() + "*" + m_namer.suffix());
+
+    bool ok = true;
+    bool endOfStream = false;
+    router::BatchView view;
+    while (ok && !stop.load(std::memory_order_relaxed)) {
+        const router::NextStatus status = m_reader->next(view, IDLE_WAIT_NS);
+        if (status == router::NextStatus::EndOfStream) {
+            endOfStream = true;
+            break;
+        }
+        if (status == router::NextStatus::Timeout) {
+            onIdle();
+            continue;
+        }
+        ok = handleBatch(view) && maybeCommit();
+        maybeProgress();
+    }
+    if (!ok) {
+        // Stopped while a write kept failing: nothing uncommitted is kept; the ring still has
+        // it and a restarted worker writes it.
+        m_log->error("stopped while the target could not write (" + m_sink->lastError() +
+                     "); uncommitted data will be written again on restart");
+        return EXIT_RUNTIME_ERROR;
+    }
+    const std::uint64_t pos = m_reader->position();
+    if (m_file.open) {
+        ok = completeFile(pos, 0);
+    } else {
+        ok = commitNow(pos, 0);
+    }
+    maybeProgress(true);
+    if (!ok)
+        return EXIT_RUNTIME_ERROR;
+    m_log->info(std::string(endOfStream ? "end of stream" : "stopped") + ": " +
+                std::to_string(m_counters.packetsWritten) + " packets, " +
+                std::to_string(m_counters.bytesWritten) + " bytes, " +
+                std::to_string(m_counters.filesCompleted) + " files completed, " +
+                std::to_string(m_reader->counters().packetsLost) + " packets lost by the ring");
+    return EXIT_OK;
+}
+
+void Worker::resume() {
+    m_counters.matched = m_reader->resumeCounter(WORKER_PACKETS_MATCHED);
+    m_counters.bytesWritten = m_reader->resumeCounter(WORKER_BYTES_WRITTEN);
+    m_counters.filesCompleted = m_reader->resumeCounter(WORKER_FILES_COMPLETED);
+    m_counters.writeErrors = m_reader->resumeCounter(WORKER_WRITE_ERRORS);
+    m_counters.packetsWritten = m_reader->resumeCounter(WORKER_PACKETS_WRITTEN);
+    m_lastCommitPos = m_reader->resumePosition();
+    m_lastCommitNs = steadyNs();
+    m_bytesAtProgress = m_counters.bytesWritten;
+
+    std::optional<ResumeState> state;
+    try {
+        state = decodeResumeState(m_reader->resumeBlob());
+    } catch (const std::exception& e) {
+        m_log->error(std::string("ignoring the committed resume state: ") + e.what());
+    }
+    const std::uint64_t pos = m_reader->resumePosition();
+    if (state && state->skipPosition == pos) {
+        m_skipPosition = pos;
+        m_skipPackets = state->skipPackets;
+    }
+    bool changed = false;
+    if (state && state->file.open) {
+        const OpenFileState& f = state->file;
+        switch (m_sink->resume(OpenFileRef{f.name, f.format, f.bytes})) {
+            case ResumeOutcome::Reopened:
+                m_file = f;
+                m_log->info("resuming " + f.name + ".pending at byte " + std::to_string(f.bytes));
+                if (f.completing) {
+                    if (!completeFile(pos, m_skipPosition == pos ? m_skipPackets : 0)) {
+                        throw std::runtime_error("stopped while completing " + f.name);
+                    }
+                }
+                break;
+            case ResumeOutcome::AlreadyCompleted:
+                if (f.completing)
+                    ++m_counters.filesCompleted;
+                m_log->info(f.name + " was completed before the restart");
+                changed = true;
+                break;
+            case ResumeOutcome::Lost:
+                ++m_counters.writeErrors;
+                m_log->error(
+                    m_sink->lastError() + " at restart: its " + std::to_string(f.packets) +
+                    " committed packets may be lost (a shorter file is completed as it is)");
+                changed = true;
+                break;
+        }
+    }
+    for (const CompletedFile& c : m_sink->recoverLeftovers(m_file.open ? m_file.name : "")) {
+        ++m_counters.filesCompleted;
+        m_log->warn("completed leftover file of an earlier run: " + c.location + " (" +
+                    std::to_string(c.bytes) + " bytes, " + std::to_string(c.packets) + " packets)");
+        changed = true;
+    }
+    if (changed && !commitNow(pos, m_skipPosition == pos ? m_skipPackets : 0)) {
+        throw std::runtime_error("stopped while committing the resume state");
+    }
+}
+
+bool Worker::handleBatch(const router::BatchView& view) {
+    std::uint32_t skip = 0;
+    if (m_skipPackets != 0) {
+        if (view.position == m_skipPosition)
+            skip = m_skipPackets;
+        m_skipPackets = 0;
+    }
+    const bool wanted =
+        m_config.sources.empty() || std::find(m_config.sources.begin(), m_config.sources.end(),
+                                              view.sourceId) != m_config.sources.end();
+    if (!wanted) {
+        m_reader->finish(view);
+        ++m_batchesSinceCommit;
+        return true;
+    }
+    const std::byte* payload = view.payload;
+    if (m_live) {
+        // The producer may overwrite the batch at any time: work on a copy that is known whole,
+        // so no torn record ever reaches a file.
+        if (view.payloadBytes > m_staging.size())
+            m_staging.resize(view.payloadBytes);
+        std::memcpy(m_staging.data(), view.payload, view.payloadBytes);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (router::loadAcquire(m_reader->segment().header().tail_pos) > view.position) {
+            m_reader->finish(view);  // counts the loss
+            return true;
+        }
+        payload = m_staging.data();
+    }
+    if (!processRecords(view, payload, skip))
+        return false;
+    const bool intact = m_reader->finish(view);
+    if (!intact && !m_live) {
+        throw std::runtime_error(
+            "a lossless batch was overwritten while being written (was this "
+            "worker skipped as dead?)");
+    }
+    ++m_batchesSinceCommit;
+    return true;
+}
+
+bool Worker::processRecords(const router::BatchView& view, const std::byte* payload,
+                            std::uint32_t skip) {
+    const bpf_program* program = m_filter.programFor(view.linkType);
+    router::BatchView local = view;
+    local.payload = payload;
+    router::RecordCursor cursor(local);
+    router::PacketRef packet;
+    const std::byte* runStart = nullptr;
+    std::size_t runBytes = 0;
+    std::uint32_t index = 0;
+    for (; cursor.next(packet); ++index) {
+        if (index < skip)
+            continue;
+        if (program != nullptr && !PacketFilter::matches(program, packet.header, packet.data)) {
+            continue;
+        }
+        ++m_counters.matched;
+        const std::uint64_t ts = std::uint64_t(packet.header.ts_sec) * NS + packet.header.ts_nsec;
+        if (!m_file.open || m_file.format.linkType != view.linkType ||
+            m_file.format.snaplen != view.snaplen ||
+            m_policy.needsNewFile(m_file.bytes, m_file.packets, m_file.period, ts,
+                                  packet.recordBytes)) {
+            if (runBytes != 0 && !appendRun(runStart, runBytes))
+                return false;
+            runBytes = 0;
+            if (!rollFile(view, ts, index))
+                return false;
+        }
+        if (runBytes != 0 && runStart + runBytes == packet.record) {
+            runBytes += packet.recordBytes;
+        } else {
+            if (runBytes != 0 && !appendRun(runStart, runBytes))
+                return false;
+            runStart = packet.record;
+            runBytes = packet.recordBytes;
+        }
+        if (m_file.packets == 0)
+            m_file.firstTsNs = ts;
+        m_file.lastTsNs = ts;
+        ++m_file.packets;
+        m_file.bytes += packet.recordBytes;
+        ++m_counters.packetsWritten;
+        m_counters.bytesWritten += packet.recordBytes;
+    }
+    if (runBytes != 0 && !appendRun(runStart, runBytes))
+        return false;
+    if (cursor.malformed() && m_malformedBatches++ % 1000 == 0) {
+        m_log->error("malformed batch at ring position " + std::to_string(view.position) +
+                     ": records after the first bad one were dropped (" +
+                     std::to_string(m_malformedBatches) + " so far)");
+    }
+    return true;
+}
+
+bool Worker::backoff(const char* what) {
+    ++m_counters.writeErrors;
+    if (m_backoffNs == 0 || m_backoffNs >= BACKOFF_MAX_NS || m_counters.writeErrors % 50 == 1) {
+        m_log->error(std::string(what) + " failed: " + m_sink->lastError() + "; retrying (" +
+                     std::to_string(m_counters.writeErrors) + " write errors)");
+        m_events.error(std::string(what) + " failed: " + m_sink->lastError());
+    }
+    m_backoffNs = m_backoffNs == 0 ? BACKOFF_MIN_NS : std::min(m_backoffNs * 2, BACKOFF_MAX_NS);
+    const std::uint64_t until = steadyNs() + m_backoffNs;
+    while (steadyNs() < until) {
+        if (m_stop->load(std::memory_order_relaxed))
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return !m_stop->load(std::memory_order_relaxed);
+}
+
+bool Worker::appendRun(const std::byte* data, std::size_t bytes) {
+    while (m_sink->append(data, bytes) != IoStatus::Ok) {
+        if (!backoff("write"))
+            return false;
+    }
+    if (m_backoffNs != 0) {
+        m_log->info("writing again after errors: " + m_file.name);
+        m_backoffNs = 0;
+    }
+    return true;
+}
+
+bool Worker::commitNow(std::uint64_t skipPosition, std::uint32_t skipPackets) {
+    while (m_sink->flush() != IoStatus::Ok) {
+        if (!backoff("flush"))
+            return false;
+    }
+    if (m_backoffNs != 0) {
+        m_log->info("writing again after errors");
+        m_backoffNs = 0;
+    }
+    ResumeState state;
+    state.file = m_file;
+    state.skipPosition = skipPosition;
+    state.skipPackets = skipPackets;
+    const std::uint64_t app[] = {m_counters.matched, m_counters.bytesWritten,
+                                 m_counters.filesCompleted, m_counters.writeErrors,
+                                 m_counters.packetsWritten};
+    static_assert(std::uint32_t(WORKER_PACKETS_WRITTEN) - std::uint32_t(router::COUNTER_FIRST_APP) +
+                      1 ==
+                  std::size(app));
+    m_reader->commit(encodeResumeState(state), app);
+    m_lastCommitPos = m_reader->position();
+    m_lastCommitNs = steadyNs();
+    m_batchesSinceCommit = 0;
+    return true;
+}
+
+bool Worker::maybeCommit() {
+    const std::uint64_t pos = m_reader->position();
+    if (pos == m_lastCommitPos)
+        return true;
+    if (pos - m_lastCommitPos >= m_commitSpan || m_batchesSinceCommit >= COMMIT_EVERY_BATCHES ||
+        steadyNs() - m_lastCommitNs >= COMMIT_EVERY_NS) {
+        return commitNow(pos, 0);
+    }
+    return true;
+}
+
+bool Worker::rollFile(const router::BatchView& view, std::uint64_t tsNs, std::uint32_t index) {
+    if (m_file.open && !completeFile(view.position, index))
+        return false;
+    return openFile(view, tsNs, index);
+}
+
+bool Worker::openFile(const router::BatchView& view, std::uint64_t tsNs, std::uint32_t index) {
+    const Period period = m_policy.periodFor(tsNs);
+    // With a time split a file is named after its aligned start; otherwise after its first packet.
+    const std::uint64_t start = m_policy.splitTimeNs() != 0 ? period.startNs : tsNs;
+    const std::uint64_t end = period.endNs != 0 ? period.endNs : tsNs;
+    const std::string stem = m_namer.stem(start, end);
+    const FileFormat format{view.linkType, view.snaplen};
+    std::string chosen;
+    while (m_sink->open(stem, m_namer.suffix(), format, chosen) != IoStatus::Ok) {
+        if (!backoff("open"))
+            return false;
+    }
+    m_file = OpenFileState{};
+    m_file.open = true;
+    m_file.name = chosen;
+    m_file.format = format;
+    m_file.bytes = PCAP_FILE_HEADER_BYTES;
+    m_file.period = period;
+    m_file.openedUnixNs = wallNs();
+    m_counters.bytesWritten += PCAP_FILE_HEADER_BYTES;
+    // Committing the new file before any packet goes in means a crash can never leave a file
+    // with packets that no commit knows about.
+    if (!commitNow(view.position, index))
+        return false;
+    m_log->progress(chosen, m_counters.bytesWritten, 0.0, "New Split");
+    m_events.fileOpened(chosen);
+    return true;
+}
+
+bool Worker::completeFile(std::uint64_t skipPosition, std::uint32_t skipPackets) {
+    m_file.completing = true;
+    if (!commitNow(skipPosition, skipPackets))
+        return false;
+    CompletedFile done;
+    while (m_sink->complete(done) != IoStatus::Ok) {
+        if (!backoff("complete"))
+            return false;
+    }
+    m_backoffNs = 0;
+    if (done.location.empty()) {
+        ++m_counters.writeErrors;
+        m_log->error(m_sink->lastError() + ": " + std::to_string(m_file.packets) + " packets lost");
+        m_events.error(m_sink->lastError());
+    } else {
+        ++m_counters.filesCompleted;
+        logCompleted(done, m_file);
+        m_events.fileCompleted(done.location, done.bytes, m_file.packets, m_file.firstTsNs, m_file.lastTsNs);
+    }
+    m_file = OpenFileState{};
+    return commitNow(skipPosition, skipPackets);
+}
+
+void Worker::logCompleted(const CompletedFile& done, const OpenFileState& file) {
+    const double wallSec = static_cast<double>(wallNs() - file.openedUnixNs) / 1e9;
+    char text[128];
+    std::snprintf(text, sizeof text, " : Completed Bytes %llu Packets %llu Wall %.3f s",
+                  static_cast<unsigned long long>(done.bytes),
+                  static_cast<unsigned long long>(file.packets), wallSec);
+    m_log->info(done.location + text + " First " + formatTimestamp(file.firstTsNs) + " Last " +
+                formatTimestamp(file.lastTsNs));
+}
+
+void Worker::onIdle() {
+    const std::uint64_t pos = m_reader->position();
+    // Idle close on the wall clock applies to live data only: an offline push replays old
+    // packet times and must keep filling its files.
+    if (m_live && m_file.open && m_file.period.endNs != 0 &&
+        wallNs() >= m_file.period.endNs + m_config.idleGraceNs) {
+        completeFile(pos, 0);
+    } else if (pos != m_lastCommitPos) {
+        commitNow(pos, 0);
+    }
+    maybeProgress();
+}
+
+void Worker::maybeProgress(bool force) {
+    const std::uint64_t now = steadyNs();
+    if (m_lastProgressNs == 0)
+        m_lastProgressNs = now;
+    const std::uint64_t elapsed = now - m_lastProgressNs;
+    if (!force && elapsed < NS)
+        return;
+    const std::uint64_t bytes = m_counters.bytesWritten - m_bytesAtProgress;
+    if (bytes != 0 || force) {
+        const double gbps =
+            elapsed == 0 ? 0.0 : static_cast<double>(bytes) * 8.0 / static_cast<double>(elapsed);
+        m_log->progress(m_file.open ? m_file.name : std::string("(no open file)"),
+                        m_counters.bytesWritten, gbps);
+    }
+    m_lastProgressNs = now;
+    m_bytesAtProgress = m_counters.bytesWritten;
+}
+
+}  // namespace pushcap::workers

@@ -1,0 +1,128 @@
+#include "workers/worker_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <sstream>
+
+#include "workers/config_error.hpp"
+#include "workers/number_parse.hpp"
+
+namespace pushcap::workers {
+namespace {
+
+const std::map<std::string, NameMode>& nameFlags() {
+    static const std::map<std::string, NameMode> flags = {
+        {"--filename-epoch-sec-startend", NameMode::EpochSecStartEnd},
+        {"--filename-epoch-sec", NameMode::EpochSec},
+        {"--filename-epoch-msec", NameMode::EpochMsec},
+        {"--filename-epoch-usec", NameMode::EpochUsec},
+        {"--filename-epoch-nsec", NameMode::EpochNsec},
+        {"--filename-tstr-HHMM", NameMode::TstrHHMM},
+        {"--filename-tstr-HHMMSS", NameMode::TstrHHMMSS},
+        {"--filename-tstr-HHMMSS_TZ", NameMode::TstrHHMMSS_TZ},
+        {"--filename-tstr-HHMMSS_NS", NameMode::TstrHHMMSS_NS},
+        {"--filename-tstr-HHMMSS_SUB", NameMode::TstrHHMMSS_SUB},
+        {"--filename-osmo", NameMode::Osmo},
+    };
+    return flags;
+}
+
+}  // namespace
+
+std::string workerUsage() {
+    return "usage: pushcap-worker --ring SEGMENT --name DESC --path PATH [--mode file]\n"
+           "  [--split-time NS] [--split-byte N] [--max-file-size N] [--rotate-localtime \"UNIT "
+           "[mod N]\"]\n"
+           "  [--filename-epoch-sec-startend | --filename-epoch-sec | --filename-epoch-msec |\n"
+           "   --filename-epoch-usec | --filename-epoch-nsec | --filename-tstr-HHMM |\n"
+           "   --filename-tstr-HHMMSS | --filename-tstr-HHMMSS_TZ | --filename-tstr-HHMMSS_NS |\n"
+           "   --filename-tstr-HHMMSS_SUB | --filename-strftime FMT | --filename-osmo]\n"
+           "  [--filter BPF] [--suffix .pcap] [--completed-path DIR] [--idle-grace-ms N]\n"
+           "  [--log-dir DIR] [--ready-fd FD] [--events-fd FD] [--sources ID,ID] [--check]\n";
+}
+
+WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
+    WorkerConfig c;
+    int nameModes = 0;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size())
+                throw UsageError(a + ": missing value");
+            return args[++i];
+        };
+        if (a == "--ring")
+            c.ring = value();
+        else if (a == "--name")
+            c.name = value();
+        else if (a == "--path")
+            c.naming.path = value();
+        else if (a == "--mode") {
+            c.mode = value();
+            std::transform(c.mode.begin(), c.mode.end(), c.mode.begin(),
+                           [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+        } else if (a == "--split-time")
+            c.split.splitTimeNs = parseCount(a, value());
+        else if (a == "--split-byte")
+            c.split.splitBytes = parseCount(a, value());
+        else if (a == "--max-file-size")
+            c.split.maxFileBytes = parseCount(a, value());
+        else if (a == "--rotate-localtime")
+            c.split.localtime = LocaltimeRotation::parse(value());
+        else if (a == "--filter")
+            c.filter = value();
+        else if (a == "--suffix")
+            c.naming.suffix = value();
+        else if (a == "--completed-path")
+            c.completedPath = value();
+        else if (a == "--idle-grace-ms")
+            c.idleGraceNs = parseCount(a, value()) * 1'000'000ULL;
+        else if (a == "--log-dir")
+            c.logDir = value();
+        else if (a == "--ready-fd")
+            c.readyFd = static_cast<int>(parseCount(a, value()));
+        else if (a == "--events-fd")
+            c.eventsFd = static_cast<int>(parseCount(a, value()));
+        else if (a == "--check")
+            c.check = true;
+        else if (a == "--sources") {
+            std::stringstream in(value());
+            std::string item;
+            while (std::getline(in, item, ',')) {
+                const std::uint64_t id = parseCount("--sources", item);
+                if (id > 0xffff)
+                    throw ConfigError("--sources: id out of range: " + item);
+                c.sources.push_back(static_cast<std::uint16_t>(id));
+            }
+        } else if (a == "--filename-strftime") {
+            c.naming.mode = NameMode::Strftime;
+            c.naming.strftimeFormat = value();
+            ++nameModes;
+        } else if (auto it = nameFlags().find(a); it != nameFlags().end()) {
+            c.naming.mode = it->second;
+            ++nameModes;
+        } else {
+            throw UsageError("unknown option '" + a + "'");
+        }
+    }
+    if (c.name.empty())
+        throw UsageError("--name is required");
+    const std::string target = "target '" + c.name + "': ";
+    if (c.ring.empty() && !c.check)
+        throw UsageError(target + "--ring is required");
+    if (c.naming.path.empty())
+        throw ConfigError(target + "--path is required");
+    if (nameModes > 1)
+        throw ConfigError(target + "more than one --filename-* mode given");
+    if (c.mode != "file") {
+        throw ConfigError(target + "Mode \"" + c.mode +
+                          "\" is not supported by this worker (File only)");
+    }
+    if (c.naming.path.size() > 1024)
+        throw ConfigError(target + "--path is too long");
+    c.naming.osmoSource = c.name;
+    return c;
+}
+
+}  // namespace pushcap::workers

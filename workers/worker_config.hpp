@@ -1,0 +1,43 @@
+// pushcap-worker's command line. The supervisor passes FMADIO's Split and FileName strings
+// through unchanged as these flags (see worker_main.cpp for the full synopsis).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "workers/file_naming.hpp"
+#include "workers/split_policy.hpp"
+
+namespace pushcap::workers {
+
+struct WorkerConfig {
+    std::string ring;  // segment name
+    std::string name;  // Desc: consumer name, log name
+    std::string mode = "file";
+    std::string filter;
+    SplitConfig split;
+    NamingConfig naming;
+    std::string completedPath;
+    std::uint64_t idleGraceNs = 5'000'000'000ULL;
+    std::string logDir;
+    int readyFd = -1;
+    int eventsFd = -1;  // file and error events for pushcapd (proto/child_events.hpp)
+    std::vector<std::uint16_t> sources;  // empty: every source
+    bool check = false;
+};
+
+// Thrown for a malformed command line (unknown flag, missing value): exit EXIT_USAGE.
+class UsageError : public std::runtime_error {
+  public:
+    explicit UsageError(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Throws UsageError or ConfigError.
+WorkerConfig parseWorkerArgs(const std::vector<std::string>& args);
+
+std::string workerUsage();
+
+}  // namespace pushcap::workers
