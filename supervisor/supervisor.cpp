@@ -297,8 +297,12 @@ void Supervisor::childExited(Child& child, int status) {
         d.action = RestartDecision::Action::Fail;
         d.reason = "capture rejected its arguments (" + how + ")" +
                    (child.lastError.empty() ? "" : ": " + child.lastError);
-    } else if (child.stopRequested && kind != ChildExit::Crashed) {
+    } else if (child.stopRequested) {
+        // We asked it to stop (reload). Even if it died of that signal before it could handle it,
+        // or crashed on the way out, it is stopped: its replacement or removal goes ahead, and a
+        // successor on the same slot completes whatever it left pending.
         d.action = RestartDecision::Action::Stop;
+        if (kind != ChildExit::Done) spdlog::warn("{}: did not stop cleanly ({})", child.name, how);
     } else {
         d = child.policy.exited(now, kind);
     }

@@ -21,60 +21,19 @@
 
 #include "router/ring_janitor.hpp"
 #include "router/ring_reader.hpp"
+#include "tools/bench_process.hpp"
 #include "tools/gen_traffic.hpp"
 
 namespace pushcap::tools {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::string selfDir() {
-    return std::filesystem::canonical("/proc/self/exe").parent_path().string();
-}
-
-pid_t spawn(const std::vector<std::string>& argv, const std::string& out, int readyFd = -1) {
-    std::vector<char*> args;
-    for (const auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0)
-        throw std::runtime_error("fork failed");
-    if (pid == 0) {
-        const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0)
-            ::dup2(fd, 1);
-        const int err = ::open("/dev/null", O_WRONLY);
-        if (err >= 0)
-            ::dup2(err, 2);
-        if (readyFd >= 0)
-            ::dup2(readyFd, 3);
-        ::execvp(args[0], args.data());
-        _exit(127);
-    }
-    return pid;
-}
-
-int waitFor(pid_t pid) {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-int run(const std::vector<std::string>& argv, const std::string& out = "/dev/null") {
-    return waitFor(spawn(argv, out));
-}
+using Clock = BenchClock;
 
 double timeCat(const std::string& file) {
     const auto t = Clock::now();
-    if (run({"cat", file}) != 0)
+    if (runProgram({"cat", file}) != 0)
         throw std::runtime_error("cat " + file + " failed");
-    return since(t);
+    return secondsSince(t);
 }
 
 struct PushFigures {
@@ -108,9 +67,9 @@ PushFigures timePush(const std::string& capture, const std::string& file,
         packets = reader.counters().packetsRead;
     });
     const auto t = Clock::now();
-    const int rc = run({capture, "--ring", janitor.name(), "--file", file});
+    const int rc = runProgram({capture, "--ring", janitor.name(), "--file", file});
     consumer.join();
-    PushFigures f{since(t), packets.load()};
+    PushFigures f{secondsSince(t), packets.load()};
     janitor.remove();
     if (rc != 0)
         throw std::runtime_error("pushcap-capture exited with " + std::to_string(rc));
@@ -121,17 +80,17 @@ struct Netns {
     std::string name;
     bool ok = false;
     explicit Netns(std::string n) : name(std::move(n)) {
-        ok = run({"ip", "netns", "add", name}) == 0 &&
-             run({"ip", "-n", name, "link", "add", "vinj", "type", "veth", "peer", "name",
+        ok = runProgram({"ip", "netns", "add", name}) == 0 &&
+             runProgram({"ip", "-n", name, "link", "add", "vinj", "type", "veth", "peer", "name",
                   "vcap"}) == 0 &&
-             run({"ip", "netns", "exec", name, "sysctl", "-qw",
+             runProgram({"ip", "netns", "exec", name, "sysctl", "-qw",
                   "net.ipv6.conf.all.disable_ipv6=1"}) == 0 &&
-             run({"ip", "netns", "exec", name, "sysctl", "-qw",
+             runProgram({"ip", "netns", "exec", name, "sysctl", "-qw",
                   "net.ipv6.conf.default.disable_ipv6=1"}) == 0 &&
-             run({"ip", "-n", name, "link", "set", "vinj", "up"}) == 0 &&
-             run({"ip", "-n", name, "link", "set", "vcap", "up"}) == 0;
+             runProgram({"ip", "-n", name, "link", "set", "vinj", "up"}) == 0 &&
+             runProgram({"ip", "-n", name, "link", "set", "vcap", "up"}) == 0;
     }
-    ~Netns() { run({"ip", "netns", "del", name}); }
+    ~Netns() { runProgram({"ip", "netns", "del", name}); }
 };
 
 struct InjectStep {
@@ -168,7 +127,7 @@ std::vector<InjectStep> injectSweep(const std::string& bin, const std::string& i
     if (::pipe2(ready, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
     const pid_t cap =
-        spawn({"ip", "netns", "exec", ns.name, bin + "/pushcap-capture", "--ring", janitor.name(),
+        spawnProgram({"ip", "netns", "exec", ns.name, bin + "/pushcap-capture", "--ring", janitor.name(),
                "-i", "vcap", "--ready-fd", "3", "--buffer-bytes", "268435456"},
               "/dev/null", ready[1]);
     ::close(ready[1]);
@@ -182,7 +141,7 @@ std::vector<InjectStep> injectSweep(const std::string& bin, const std::string& i
             s.targetPps = pps;
             const std::uint64_t count = static_cast<std::uint64_t>(double(pps) * seconds);
             const std::string out = dir + "/inject.json";
-            if (run({"ip", "netns", "exec", ns.name, bin + "/pushcap-gen", "--inject", "vinj",
+            if (runProgram({"ip", "netns", "exec", ns.name, bin + "/pushcap-gen", "--inject", "vinj",
                      "--pps", std::to_string(pps), "--count", std::to_string(count), "--quiet"},
                     out) != 0) {
                 break;
@@ -228,7 +187,7 @@ std::vector<InjectStep> injectSweep(const std::string& bin, const std::string& i
         }
     }
     ::kill(cap, SIGTERM);
-    waitFor(cap);
+    waitProgram(cap);
     done = true;
     consumer.join();
     janitor.remove();

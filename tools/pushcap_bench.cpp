@@ -8,6 +8,7 @@
 #include "tools/ring_bench.hpp"
 #ifdef PUSHCAP_CAPTURE_BENCH
 #include "tools/capture_bench.hpp"
+#include "tools/push_bench.hpp"
 #endif
 
 namespace {
@@ -28,7 +29,15 @@ void usage(FILE* out) {
                  "\n"
                  "  capture  pushcap-capture file -> ring (IMIX and 64 B) beside cat FILE > /dev/null,\n"
                  "           then the highest pushcap-gen --inject rate into a veth with 0 capture\n"
-                 "           drops (root only). Prints a table, then one JSON object on the last line.\n");
+                 "           drops (root only). Prints a table, then one JSON object on the last line.\n"
+                 "\n"
+                 "usage: pushcap-bench push [--input FILE] [--bytes N] [--dir DIR] [--rounds N]\n"
+                 "\n"
+                 "  push     pushcapd --offline with 4 targets (tcp; udp; net 192.168.1.0/24 and tcp;\n"
+                 "           port 443; --split-time 60e9) beside 4 parallel tcpdump -r IN -w OUT FILTER\n"
+                 "           and cat IN > OUT, same input (generated, ~1 GiB IMIX, unless --input),\n"
+                 "           output on tmpfs (--dir, default /dev/shm/pushcap-bench-push), medians of\n"
+                 "           --rounds (default 3). Prints a table, then one JSON object.\n");
 }
 
 std::uint64_t parseSize(const char* flag, const char* text) {
@@ -88,6 +97,26 @@ int main(int argc, char** argv) {
                 ++i;
             }
             return pushcap::tools::runCaptureBench(o);
+        }
+        if (what == "push") {
+            pushcap::tools::PushBenchOptions o;
+            for (int i = 2; i < argc; ++i) {
+                std::string flag = argv[i];
+                if (i + 1 >= argc) {
+                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
+                    return 2;
+                }
+                if (flag == "--input") o.input = argv[i + 1];
+                else if (flag == "--bytes") o.inputBytes = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--dir") o.dir = argv[i + 1];
+                else if (flag == "--rounds") o.rounds = static_cast<int>(parseSize(argv[i], argv[i + 1]));
+                else {
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n", flag.c_str());
+                    return 2;
+                }
+                ++i;
+            }
+            return pushcap::tools::runPushBench(o);
         }
 #endif
         std::fprintf(stderr, "pushcap-bench: unknown benchmark '%s' (see --help)\n", what.c_str());
