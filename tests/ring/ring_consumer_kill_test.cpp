@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ring_multiproc.hpp"
+#include "router/atomic_field.hpp"
 
 using namespace pushcap::router;
 using namespace pushcap::ringtest;
@@ -67,6 +68,10 @@ TEST_CASE("a consumer SIGKILLed 20 times loses and duplicates nothing", "[ring][
         if (fileSize(out) > offset)
             ++dirtyKills;
         victim = startConsumer(janitor.name(), "victim", dir, consumerArgs);
+        // Kill only consumers that have attached: a kill before that exercises nothing.
+        REQUIRE(waitUntil([&] {
+            return loadAcquire(slot.owner_pid) == static_cast<std::uint32_t>(victim->pid()) || victim->poll();
+        }));
     }
     requireCleanExit(*producer, "producer");
     requireCleanExit(*victim, "victim");
