@@ -374,6 +374,7 @@ PushConfig loadConfig(const std::string& path) {
                                        std::to_string(n));
                 }
                 cfg.ringBytes = n;
+                cfg.ringBytesSet = true;
             }
         } else if (key == "RingMode") {
             if (r.string(-1, where, key, s)) {

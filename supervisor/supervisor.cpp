@@ -116,15 +116,16 @@ void Supervisor::setUp() {
     router::RingConfig ring;
     ring.instance = m_instance;
     ring.source = "capture";
-    ring.dataCapacity = m_config.ringBytes;
     ring.mode = m_config.ringMode == RingModeChoice::Lossless || (m_config.ringMode == RingModeChoice::Auto && m_offline)
                     ? router::RingMode::Lossless
                     : router::RingMode::Live;
-    ring.maxBatchBytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(1u << 20, m_config.ringBytes / 8));
+    ring.dataCapacity = m_config.ringBytesSet || ring.mode == router::RingMode::Live ? m_config.ringBytes
+                                                                                     : OFFLINE_RING_BYTES;
+    ring.maxBatchBytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(1u << 20, ring.dataCapacity / 8));
     ring.maxBatchBytes -= ring.maxBatchBytes % router::BATCH_ALIGN;
     m_ring = std::make_unique<router::RingJanitor>(ring);
     m_status = std::make_unique<StatusPublisher>(m_config.statusEndpoint);
-    spdlog::info("instance {}: ring {} ({} MiB, {}), status on {}", m_instance, m_segment, m_config.ringBytes >> 20,
+    spdlog::info("instance {}: ring {} ({} MiB, {}), status on {}", m_instance, m_segment, ring.dataCapacity >> 20,
                  ring.mode == router::RingMode::Lossless ? "lossless" : "live", m_status->endpoint());
 
     for (const std::string& f : m_options.offlineFiles) {
