@@ -22,7 +22,7 @@ struct CaptureOptions {
     double realtime = 0;  // 0: as fast as the ring takes it; X: X times the original speed
     std::string user;
     int readyFd = -1;
-    int eventsFd = -1;  // progress and errors for pushcapd (proto/child_events.hpp)
+    int eventsFd = -1;          // progress and errors for pushcapd (proto/child_events.hpp)
     std::uint64_t statsMs = 0;  // 0: no periodic stats line
 };
 

@@ -20,10 +20,11 @@
 namespace pushcap::proto {
 
 class ChildEventWriter {
-public:
+  public:
     ChildEventWriter() = default;
     explicit ChildEventWriter(int fd) : m_fd(fd) {
-        if (m_fd >= 0) ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
+        if (m_fd >= 0)
+            ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) | O_NONBLOCK);
     }
     bool enabled() const { return m_fd >= 0; }
 
@@ -38,17 +39,20 @@ public:
         line({"progress", std::to_string(done), std::to_string(total)});
     }
 
-private:
+  private:
     static std::string clean(std::string s) {
         for (char& c : s) {
-            if (c == '\t' || c == '\n') c = ' ';
+            if (c == '\t' || c == '\n')
+                c = ' ';
         }
         return s;
     }
     void line(const std::vector<std::string>& fields) {
-        if (m_fd < 0) return;
+        if (m_fd < 0)
+            return;
         std::string text;
-        for (const std::string& f : fields) text += (text.empty() ? "" : "\t") + f;
+        for (const std::string& f : fields)
+            text += (text.empty() ? "" : "\t") + f;
         text += '\n';
         ssize_t ignored = ::write(m_fd, text.data(), text.size());  // a full pipe drops the event
         (void)ignored;
@@ -63,8 +67,10 @@ inline std::vector<std::string> parseChildEvent(const std::string& line) {
     std::size_t start = 0;
     for (;;) {
         std::size_t tab = line.find('\t', start);
-        fields.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-        if (tab == std::string::npos) break;
+        fields.push_back(
+            line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+        if (tab == std::string::npos)
+            break;
         start = tab + 1;
     }
     return fields;

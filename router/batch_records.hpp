@@ -20,17 +20,20 @@ struct PacketRef {
 };
 
 class RecordCursor {
-public:
+  public:
     explicit RecordCursor(const BatchView& view)
         : m_next(view.payload), m_end(view.payload + view.payloadBytes), m_left(view.packets) {}
 
     bool next(PacketRef& packet) {
-        if (m_left == 0) return false;
+        if (m_left == 0)
+            return false;
         const std::size_t remaining = static_cast<std::size_t>(m_end - m_next);
-        if (remaining < sizeof(PcapRecordHeader)) return fail();
+        if (remaining < sizeof(PcapRecordHeader))
+            return fail();
         std::memcpy(&packet.header, m_next, sizeof packet.header);
         const std::uint32_t caplen = packet.header.caplen;
-        if (caplen > MAX_CAPLEN || caplen > remaining - sizeof(PcapRecordHeader)) return fail();
+        if (caplen > MAX_CAPLEN || caplen > remaining - sizeof(PcapRecordHeader))
+            return fail();
         packet.record = m_next;
         packet.data = m_next + sizeof(PcapRecordHeader);
         packet.recordBytes = static_cast<std::uint32_t>(sizeof(PcapRecordHeader)) + caplen;
@@ -40,7 +43,7 @@ public:
     }
     bool malformed() const { return m_malformed; }
 
-private:
+  private:
     bool fail() {
         m_malformed = true;
         m_left = 0;

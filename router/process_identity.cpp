@@ -17,13 +17,16 @@ bool readStatTail(std::uint32_t pid, char* buf, std::size_t size, const char** t
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
     int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
+    if (fd < 0)
+        return false;
     ssize_t n = ::read(fd, buf, size - 1);
     ::close(fd);
-    if (n <= 0) return false;
+    if (n <= 0)
+        return false;
     buf[n] = '\0';
     const char* close = std::strrchr(buf, ')');
-    if (close == nullptr || close[1] == '\0') return false;
+    if (close == nullptr || close[1] == '\0')
+        return false;
     *tail = close + 2;  // points at field 3 (state)
     return true;
 }
@@ -31,15 +34,19 @@ bool readStatTail(std::uint32_t pid, char* buf, std::size_t size, const char** t
 }  // namespace
 
 std::uint64_t processStartTime(std::uint32_t pid) {
-    if (pid == 0) return 0;
+    if (pid == 0)
+        return 0;
     char buf[1024];
     const char* p = nullptr;
-    if (!readStatTail(pid, buf, sizeof buf, &p)) return 0;
-    if (*p == 'Z' || *p == 'X') return 0;  // exited, not yet reaped
+    if (!readStatTail(pid, buf, sizeof buf, &p))
+        return 0;
+    if (*p == 'Z' || *p == 'X')
+        return 0;  // exited, not yet reaped
     // Field 3 is at p; field 22 (starttime) is 19 fields further.
     for (int field = 3; field < 22; ++field) {
         p = std::strchr(p, ' ');
-        if (p == nullptr) return 0;
+        if (p == nullptr)
+            return 0;
         ++p;
     }
     return std::strtoull(p, nullptr, 10);
@@ -59,9 +66,11 @@ ProcessIdentity selfIdentity() {
 }
 
 bool isAlive(const ProcessIdentity& who) {
-    if (who.pid == 0) return false;
+    if (who.pid == 0)
+        return false;
     std::uint64_t start = processStartTime(who.pid);
-    if (start == 0) return false;
+    if (start == 0)
+        return false;
     // An owner that was seen while still writing its start time (0) is taken as alive.
     return who.start == 0 || who.start == start;
 }

@@ -8,7 +8,8 @@ namespace pushcap::router {
 
 RingJanitor::RingJanitor(const RingConfig& config) : m_segment(RingSegment::create(config)) {}
 
-RingJanitor::RingJanitor(const std::string& segmentName) : m_segment(RingSegment::open(segmentName)) {}
+RingJanitor::RingJanitor(const std::string& segmentName)
+    : m_segment(RingSegment::open(segmentName)) {}
 
 void RingJanitor::addConsumer(const std::string& consumer, bool fromOldest) {
     const RingHeader& h = m_segment.header();
@@ -17,7 +18,8 @@ void RingJanitor::addConsumer(const std::string& consumer, bool fromOldest) {
 
 bool RingJanitor::releaseConsumer(const std::string& consumer) {
     int index = m_segment.findSlot(consumer);
-    if (index < 0) return false;
+    if (index < 0)
+        return false;
     ConsumerSlot& s = m_segment.slot(static_cast<std::uint32_t>(index));
     storeRelease(s.state, static_cast<std::uint32_t>(SlotState::Free));
     // A producer sleeping for this consumer's space must look again.
@@ -57,7 +59,8 @@ RingSnapshot RingJanitor::snapshot() const {
     s.sourceIfDrops = loadRelaxed(h.source_if_drops);
     for (std::uint32_t i = 0; i < CONSUMER_SLOTS; ++i) {
         const ConsumerSlot& slot = m_segment.slot(i);
-        if (loadAcquire(slot.state) != static_cast<std::uint32_t>(SlotState::Active)) continue;
+        if (loadAcquire(slot.state) != static_cast<std::uint32_t>(SlotState::Active))
+            continue;
         ConsumerSnapshot c;
         c.name = fixedName(slot.name);
         c.ownerPid = loadAcquire(slot.owner_pid);

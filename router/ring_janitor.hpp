@@ -45,7 +45,7 @@ struct RingSnapshot {
 };
 
 class RingJanitor {
-public:
+  public:
     // Creates the segment (see RingSegment::create).
     explicit RingJanitor(const RingConfig& config);
     // Adopts an existing segment (e.g. for a status tool).
@@ -62,7 +62,7 @@ public:
     void markFinished();
     void remove() { RingSegment::remove(m_segment.name()); }
 
-private:
+  private:
     RingSegment m_segment;
 };
 

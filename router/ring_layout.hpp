@@ -47,7 +47,7 @@ enum ConsumerCounter : std::uint32_t {
     COUNTER_BYTES_READ = 1,  // captured bytes (record payloads)
     COUNTER_PACKETS_LOST = 2,
     COUNTER_BYTES_LOST = 3,
-    COUNTER_LAPS = 4,            // times this consumer was overrun (live) or skipped (lossless)
+    COUNTER_LAPS = 4,  // times this consumer was overrun (live) or skipped (lossless)
     COUNTER_CORRUPT_BATCHES = 5,
     COUNTER_FIRST_APP = 8,
 };
@@ -93,16 +93,18 @@ struct RingHeader {
     std::uint32_t producer_state;  // ProducerState
     std::uint64_t producer_start;
     std::uint64_t producer_generation;
-    std::uint64_t producer_heartbeat_ns;  // CLOCK_MONOTONIC
+    std::uint64_t producer_heartbeat_ns;       // CLOCK_MONOTONIC
     std::uint64_t producer_commit_generation;  // active record: producer_commit[generation % 2]
     ProducerCommit producer_commit[2];
 
     // Hot positions, each on its own line.
     alignas(CACHE_LINE) std::uint64_t write_pos;  // consumers may read [tail_pos, write_pos)
     alignas(CACHE_LINE) std::uint64_t tail_pos;   // oldest batch not yet overwritten
-    alignas(CACHE_LINE) std::uint32_t data_seq;   // futex: bumped when consumers sleep and data comes
+    alignas(
+        CACHE_LINE) std::uint32_t data_seq;  // futex: bumped when consumers sleep and data comes
     std::uint32_t data_waiters;
-    alignas(CACHE_LINE) std::uint32_t space_seq;  // futex: bumped when the producer sleeps for space
+    alignas(
+        CACHE_LINE) std::uint32_t space_seq;  // futex: bumped when the producer sleeps for space
     std::uint32_t space_waiters;
 
     // Producer counters (status only).
@@ -136,7 +138,7 @@ struct ConsumerSlot {
     char name[NAME_BYTES];
     alignas(CACHE_LINE) std::uint64_t read_pos;       // owner's cursor (status: lag)
     alignas(CACHE_LINE) std::uint64_t committed_pos;  // copy of the active commit's position
-    std::uint64_t commit_generation;  // active record: commit[generation % 2]
+    std::uint64_t commit_generation;                  // active record: commit[generation % 2]
     ConsumerCommit commit[2];
 };
 
@@ -170,7 +172,7 @@ struct PcapRecordHeader {
 };
 
 template <typename T>
-inline constexpr bool SHARED_SAFE = std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T>;
+inline constexpr bool SHARED_SAFE = std::is_trivially_copyable_v<T>&& std::is_standard_layout_v<T>;
 static_assert(SHARED_SAFE<RingHeader> && SHARED_SAFE<ConsumerSlot> && SHARED_SAFE<BatchHeader>);
 static_assert(SHARED_SAFE<ProducerCommit> && SHARED_SAFE<ConsumerCommit>);
 static_assert(sizeof(BatchHeader) == BATCH_ALIGN);

@@ -12,7 +12,8 @@
 namespace pushcap::router {
 namespace {
 
-constexpr int SPIN_ROUNDS = 100;  // a moment before sleeping; more steals the CPU the producer needs
+constexpr int SPIN_ROUNDS =
+    100;  // a moment before sleeping; more steals the CPU the producer needs
 
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,10 +27,12 @@ bool producerFinished(const RingHeader& h) {
 
 }  // namespace
 
-RingReader::RingReader(const std::string& segmentName, const std::string& consumerName, StartAt start)
+RingReader::RingReader(const std::string& segmentName, const std::string& consumerName,
+                       StartAt start)
     : m_segment(RingSegment::open(segmentName)) {
     RingHeader& h = m_segment.header();
-    const std::uint64_t startPos = start == StartAt::Oldest ? loadAcquire(h.tail_pos) : loadAcquire(h.write_pos);
+    const std::uint64_t startPos =
+        start == StartAt::Oldest ? loadAcquire(h.tail_pos) : loadAcquire(h.write_pos);
     m_slot = &m_segment.slot(m_segment.claimSlot(consumerName, startPos));
 
     const ProcessIdentity self = selfIdentity();
@@ -68,7 +71,9 @@ RingReader::~RingReader() {
     atomicRef(m_slot->owner_pid).compare_exchange_strong(self, 0u);
 }
 
-std::vector<std::uint8_t> RingReader::resumeBlob() const { return m_resumeBlob; }
+std::vector<std::uint8_t> RingReader::resumeBlob() const {
+    return m_resumeBlob;
+}
 
 std::uint64_t RingReader::resumeCounter(std::uint32_t index) const {
     return index < CONSUMER_COUNTERS ? m_counters[index] : 0;
@@ -87,7 +92,8 @@ bool RingReader::producerAlive() const {
 bool RingReader::waitForData(std::uint64_t timeoutNs) {
     RingHeader& h = m_segment.header();
     for (int i = 0; i < SPIN_ROUNDS; ++i) {
-        if (loadAcquire(h.write_pos) != m_cursor || producerFinished(h)) return true;
+        if (loadAcquire(h.write_pos) != m_cursor || producerFinished(h))
+            return true;
         cpuRelax();
     }
     fetchAdd(h.data_waiters, 1u);
@@ -113,10 +119,13 @@ NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
     for (;;) {
         const std::uint64_t w = loadAcquire(h.write_pos);
         if (m_cursor == w) {
-            if (producerFinished(h) && loadAcquire(h.write_pos) == m_cursor) return NextStatus::EndOfStream;
-            if (waited) return NextStatus::Timeout;
+            if (producerFinished(h) && loadAcquire(h.write_pos) == m_cursor)
+                return NextStatus::EndOfStream;
+            if (waited)
+                return NextStatus::Timeout;
             waited = true;
-            if (!waitForData(timeoutNs)) return NextStatus::Timeout;
+            if (!waitForData(timeoutNs))
+                return NextStatus::Timeout;
             continue;
         }
         const std::uint64_t tail = loadAcquire(h.tail_pos);
@@ -129,17 +138,19 @@ NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
         BatchHeader b;
         std::memcpy(&b, m_segment.data() + offset, sizeof b);
         std::atomic_thread_fence(std::memory_order_acquire);
-        if (m_cursor < loadAcquire(h.tail_pos)) continue;  // overwritten while we read it
+        if (m_cursor < loadAcquire(h.tail_pos))
+            continue;  // overwritten while we read it
 
         if (b.magic == PAD_MAGIC && b.length == cap - offset && m_cursor + b.length <= w) {
             m_cursor += b.length;
             continue;
         }
-        const bool sane = b.magic == BATCH_MAGIC && b.length >= BATCH_ALIGN && b.length % BATCH_ALIGN == 0 &&
-                          offset + b.length <= cap && m_cursor + b.length <= w &&
-                          b.payload_bytes <= b.length - sizeof(BatchHeader) &&
-                          b.length == roundUp(sizeof(BatchHeader) + b.payload_bytes, BATCH_ALIGN) &&
-                          std::uint64_t(b.packet_count) * sizeof(PcapRecordHeader) <= b.payload_bytes;
+        const bool sane =
+            b.magic == BATCH_MAGIC && b.length >= BATCH_ALIGN && b.length % BATCH_ALIGN == 0 &&
+            offset + b.length <= cap && m_cursor + b.length <= w &&
+            b.payload_bytes <= b.length - sizeof(BatchHeader) &&
+            b.length == roundUp(sizeof(BatchHeader) + b.payload_bytes, BATCH_ALIGN) &&
+            std::uint64_t(b.packet_count) * sizeof(PcapRecordHeader) <= b.payload_bytes;
         if (!sane) {
             ++m_counters[COUNTER_CORRUPT_BATCHES];
             skipTo(w);
@@ -167,10 +178,12 @@ bool RingReader::finish(const BatchView& view) {
         skipTo(tail);
         return false;
     }
-    const std::uint64_t captured = view.payloadBytes - std::uint64_t(view.packets) * sizeof(PcapRecordHeader);
+    const std::uint64_t captured =
+        view.payloadBytes - std::uint64_t(view.packets) * sizeof(PcapRecordHeader);
     if (m_nextPacketSeq != UNKNOWN_SEQ && view.firstPacketSeq > m_nextPacketSeq) {
         m_counters[COUNTER_PACKETS_LOST] += view.firstPacketSeq - m_nextPacketSeq;
-        if (view.firstByteSeq > m_nextByteSeq) m_counters[COUNTER_BYTES_LOST] += view.firstByteSeq - m_nextByteSeq;
+        if (view.firstByteSeq > m_nextByteSeq)
+            m_counters[COUNTER_BYTES_LOST] += view.firstByteSeq - m_nextByteSeq;
     }
     m_nextPacketSeq = view.firstPacketSeq + view.packets;
     m_nextByteSeq = view.firstByteSeq + captured;
@@ -181,11 +194,14 @@ bool RingReader::finish(const BatchView& view) {
     return true;
 }
 
-void RingReader::commit(std::span<const std::uint8_t> blob, std::span<const std::uint64_t> appCounters) {
-    if (blob.size() > CONSUMER_BLOB_BYTES || appCounters.size() > CONSUMER_COUNTERS - COUNTER_FIRST_APP) {
+void RingReader::commit(std::span<const std::uint8_t> blob,
+                        std::span<const std::uint64_t> appCounters) {
+    if (blob.size() > CONSUMER_BLOB_BYTES ||
+        appCounters.size() > CONSUMER_COUNTERS - COUNTER_FIRST_APP) {
         throw RingError("ring " + m_segment.name() + ": commit blob or counters too large");
     }
-    for (std::size_t i = 0; i < appCounters.size(); ++i) m_counters[COUNTER_FIRST_APP + i] = appCounters[i];
+    for (std::size_t i = 0; i < appCounters.size(); ++i)
+        m_counters[COUNTER_FIRST_APP + i] = appCounters[i];
     const std::uint64_t gen = loadRelaxed(m_slot->commit_generation);
     ConsumerCommit& rec = m_slot->commit[(gen + 1) & 1];
     rec.position = m_cursor;
@@ -193,7 +209,8 @@ void RingReader::commit(std::span<const std::uint8_t> blob, std::span<const std:
     rec.next_byte_seq = m_nextByteSeq;
     std::memcpy(rec.counters, m_counters, sizeof rec.counters);
     rec.blob_len = static_cast<std::uint32_t>(blob.size());
-    if (!blob.empty()) std::memcpy(rec.blob, blob.data(), blob.size());
+    if (!blob.empty())
+        std::memcpy(rec.blob, blob.data(), blob.size());
     storeRelease(m_slot->commit_generation, gen + 1);
     storeRelease(m_slot->committed_pos, m_cursor);
     m_committed = m_cursor;
@@ -204,7 +221,8 @@ void RingReader::commit(std::span<const std::uint8_t> blob, std::span<const std:
         fetchAdd(h.space_seq, 1u);
         futexWakeAll(&h.space_seq);
     }
-    if (monotonicNs() - m_lastHeartbeatNs > 100'000'000) heartbeat();
+    if (monotonicNs() - m_lastHeartbeatNs > 100'000'000)
+        heartbeat();
 }
 
 ReaderCounters RingReader::counters() const {

@@ -45,7 +45,7 @@ struct ReaderCounters {
 };
 
 class RingReader {
-public:
+  public:
     enum class StartAt { Oldest, Newest };
 
     // Throws RingError if the segment is invalid, the name is bad, or a live process already owns
@@ -80,7 +80,7 @@ public:
     RingMode mode() const { return m_segment.mode(); }
     const RingSegment& segment() const { return m_segment; }
 
-private:
+  private:
     void heartbeat();
     bool waitForData(std::uint64_t timeoutNs);
     void skipTo(std::uint64_t position);

@@ -32,12 +32,15 @@ bool nameCharOk(char c) {
            c == '-' || c == '.';
 }
 
-std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+std::string mib(std::uint64_t bytes) {
+    return std::to_string(bytes >> 20) + " MiB";
+}
 
 std::uint64_t unixNs() {
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL +
+           static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 void copyName(char (&field)[NAME_BYTES], const std::string& value) {
@@ -52,9 +55,10 @@ void checkConfig(const RingConfig& c, const std::string& name) {
     }
     if (c.maxBatchBytes < 2 * BATCH_ALIGN || c.maxBatchBytes % BATCH_ALIGN != 0 ||
         c.maxBatchBytes > c.dataCapacity / 4) {
-        throw RingError("ring " + name + ": max batch " + std::to_string(c.maxBatchBytes) +
-                        " bytes must be a multiple of 64 between 128 and a quarter of the capacity (" +
-                        std::to_string(c.dataCapacity / 4) + ")");
+        throw RingError(
+            "ring " + name + ": max batch " + std::to_string(c.maxBatchBytes) +
+            " bytes must be a multiple of 64 between 128 and a quarter of the capacity (" +
+            std::to_string(c.dataCapacity / 4) + ")");
     }
     if (c.mode != RingMode::Lossless && c.mode != RingMode::Live) {
         throw RingError("ring " + name + ": unknown mode");
@@ -69,7 +73,8 @@ void prefault(bip::shared_memory_object& shm, const std::string& name, std::uint
     if (rc != 0) {
         struct statvfs vfs {};
         std::string avail = "unknown";
-        if (::statvfs("/dev/shm", &vfs) == 0) avail = mib(std::uint64_t(vfs.f_bavail) * vfs.f_frsize);
+        if (::statvfs("/dev/shm", &vfs) == 0)
+            avail = mib(std::uint64_t(vfs.f_bavail) * vfs.f_frsize);
         throw RingError("ring " + name + ": cannot reserve " + mib(total) + " in /dev/shm (" +
                         std::strerror(rc) + "; " + avail +
                         " available): lower the ring size or enlarge /dev/shm");
@@ -85,7 +90,8 @@ void validateName(const std::string& what, const std::string& value) {
     }
     for (char c : value) {
         if (!nameCharOk(c)) {
-            throw RingError(what + " '" + value + "' may only hold letters, digits, '_', '-' and '.'");
+            throw RingError(what + " '" + value +
+                            "' may only hold letters, digits, '_', '-' and '.'");
         }
     }
 }
@@ -128,19 +134,21 @@ RingSegment RingSegment::create(const RingConfig& config) {
         try {
             RingSegment old = open(name);
             ProcessIdentity creator{old.header().creator_pid, old.header().creator_start};
-            if (isAlive(creator)) owner = creator.pid;
+            if (isAlive(creator))
+                owner = creator.pid;
         } catch (const RingError&) {
             // unreadable leftover: replace it
         }
         if (owner != 0) {
-            throw RingError("ring " + name + " is in use by a running process (pid " +
-                            std::to_string(owner) + "): is another pushcapd running with instance '" +
-                            config.instance + "'?");
+            throw RingError(
+                "ring " + name + " is in use by a running process (pid " + std::to_string(owner) +
+                "): is another pushcapd running with instance '" + config.instance + "'?");
         }
         bip::shared_memory_object::remove(name.c_str());
         try {
-            mapping->shm = bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
-                                                     bip::permissions(config.permissions));
+            mapping->shm =
+                bip::shared_memory_object(bip::create_only, name.c_str(), bip::read_write,
+                                          bip::permissions(config.permissions));
         } catch (const bip::interprocess_exception& e) {
             throw RingError("ring " + name + ": cannot create: " + e.what());
         }
@@ -160,7 +168,8 @@ RingSegment RingSegment::create(const RingConfig& config) {
     }
     // Touch every page so the first lap does not pay the page faults.
     auto* base = static_cast<volatile std::byte*>(mapping->region.get_address());
-    for (std::uint64_t off = 0; off < total; off += PAGE) base[off] = std::byte{0};
+    for (std::uint64_t off = 0; off < total; off += PAGE)
+        base[off] = std::byte{0};
 
     auto* h = static_cast<RingHeader*>(mapping->region.get_address());
     h->magic = RING_MAGIC;
@@ -190,7 +199,8 @@ RingSegment RingSegment::open(const std::string& name) {
     bip::offset_t size = 0;
     try {
         mapping->shm = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_write);
-        if (!mapping->shm.get_size(size)) size = 0;
+        if (!mapping->shm.get_size(size))
+            size = 0;
     } catch (const bip::interprocess_exception& e) {
         throw RingError("ring " + name + ": cannot open: " + e.what() +
                         " (is pushcapd running with this instance and source?)");
@@ -201,13 +211,15 @@ RingSegment RingSegment::open(const std::string& name) {
                         "): truncated or not a pushcap ring");
     }
     try {
-        mapping->region = bip::mapped_region(mapping->shm, bip::read_write, 0, static_cast<std::size_t>(size));
+        mapping->region =
+            bip::mapped_region(mapping->shm, bip::read_write, 0, static_cast<std::size_t>(size));
     } catch (const bip::interprocess_exception& e) {
         throw RingError("ring " + name + ": cannot map: " + e.what());
     }
     const auto* h = static_cast<const RingHeader*>(mapping->region.get_address());
     auto fail = [&](const std::string& what) { throw RingError("ring " + name + ": " + what); };
-    if (h->magic != RING_MAGIC) fail("bad magic: not a pushcap ring");
+    if (h->magic != RING_MAGIC)
+        fail("bad magic: not a pushcap ring");
     if (h->layout_version != RING_LAYOUT_VERSION) {
         fail("layout version " + std::to_string(h->layout_version) + ", this build reads version " +
              std::to_string(RING_LAYOUT_VERSION) + ": restart pushcapd with matching binaries");
@@ -219,9 +231,11 @@ RingSegment RingSegment::open(const std::string& name) {
         h->slot_count != CONSUMER_SLOTS) {
         fail("header/slot sizes do not match this build's layout");
     }
-    if (h->slots_offset != HEADER_REGION || h->data_offset != DATA_OFFSET) fail("bad region offsets");
+    if (h->slots_offset != HEADER_REGION || h->data_offset != DATA_OFFSET)
+        fail("bad region offsets");
     const std::uint64_t cap = h->data_capacity;
-    if (cap < (64u << 10) || (cap & (cap - 1)) != 0) fail("bad data capacity " + std::to_string(cap));
+    if (cap < (64u << 10) || (cap & (cap - 1)) != 0)
+        fail("bad data capacity " + std::to_string(cap));
     if (h->total_bytes != DATA_OFFSET + cap || static_cast<std::uint64_t>(size) != h->total_bytes) {
         fail("segment is " + std::to_string(size) + " bytes but its header says " +
              std::to_string(h->total_bytes) + ": truncated or corrupt");
@@ -236,7 +250,8 @@ RingSegment RingSegment::open(const std::string& name) {
     }
     std::uint64_t w = loadAcquire(h->write_pos);
     std::uint64_t t = loadAcquire(h->tail_pos);
-    if (t > w || w % BATCH_ALIGN != 0 || t % BATCH_ALIGN != 0) fail("inconsistent positions");
+    if (t > w || w % BATCH_ALIGN != 0 || t % BATCH_ALIGN != 0)
+        fail("inconsistent positions");
     return RingSegment(name, std::move(mapping));
 }
 
@@ -257,12 +272,14 @@ int RingSegment::findSlot(const std::string& consumer) const {
 
 std::uint32_t RingSegment::claimSlot(const std::string& consumer, std::uint64_t startPos) const {
     validateName("consumer name", consumer);
-    if (int found = findSlot(consumer); found >= 0) return static_cast<std::uint32_t>(found);
+    if (int found = findSlot(consumer); found >= 0)
+        return static_cast<std::uint32_t>(found);
     for (std::uint32_t i = 0; i < CONSUMER_SLOTS; ++i) {
         ConsumerSlot& s = m_slots[i];
         std::uint32_t expected = static_cast<std::uint32_t>(SlotState::Free);
         if (!atomicRef(s.state).compare_exchange_strong(
-                expected, static_cast<std::uint32_t>(SlotState::Claiming), std::memory_order_acq_rel)) {
+                expected, static_cast<std::uint32_t>(SlotState::Claiming),
+                std::memory_order_acq_rel)) {
             continue;
         }
         // A reused slot still holds its previous consumer's state: start clean.
@@ -302,7 +319,8 @@ static Record readDoubleBuffered(const std::uint64_t& generation, const Record (
         std::memcpy(&copy, &records[g1 & 1], sizeof copy);
         std::atomic_thread_fence(std::memory_order_acquire);
         std::uint64_t g2 = loadAcquire(generation);
-        if (g2 <= g1 + 1) return copy;
+        if (g2 <= g1 + 1)
+            return copy;
     }
 }
 

@@ -12,8 +12,8 @@
 namespace pushcap::router {
 
 struct RingConfig {
-    std::string instance;  // [A-Za-z0-9_.-], 1..63 chars
-    std::string source;    // same alphabet
+    std::string instance;                      // [A-Za-z0-9_.-], 1..63 chars
+    std::string source;                        // same alphabet
     std::uint64_t dataCapacity = 64ULL << 20;  // bytes, a power of two >= 64 KiB
     RingMode mode = RingMode::Live;
     std::uint32_t maxBatchBytes = 256 << 10;  // whole batch incl. header; <= dataCapacity / 4
@@ -25,7 +25,7 @@ struct RingConfig {
 std::string segmentName(const std::string& instance, const std::string& source);
 
 class RingSegment {
-public:
+  public:
     // Creates, sizes, pre-faults and initialises a new segment. An existing segment whose creator
     // is gone is replaced; one whose creator still runs is an error.
     static RingSegment create(const RingConfig& config);
@@ -52,7 +52,7 @@ public:
     // `startPos` with no owner. Throws RingError when all slots are taken.
     std::uint32_t claimSlot(const std::string& consumer, std::uint64_t startPos) const;
 
-private:
+  private:
     struct Mapping;
     RingSegment(std::string name, std::unique_ptr<Mapping> mapping);
 

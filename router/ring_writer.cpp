@@ -47,7 +47,8 @@ RingWriter::RingWriter(const std::string& segmentName) : m_segment(RingSegment::
     m_packetSeq = last.packet_seq;
     m_byteSeq = last.byte_seq;
     m_batchSeq = last.batch_seq;
-    if (loadAcquire(h.write_pos) != m_writePos) storeRelease(h.write_pos, m_writePos);
+    if (loadAcquire(h.write_pos) != m_writePos)
+        storeRelease(h.write_pos, m_writePos);
     if (m_writePos % BATCH_ALIGN != 0 || loadAcquire(h.tail_pos) > m_writePos) {
         throw RingError("ring " + segmentName + ": producer commit record is inconsistent");
     }
@@ -70,7 +71,9 @@ std::vector<std::uint8_t> RingWriter::resumeCursor() const {
     return std::vector<std::uint8_t>(last.cursor, last.cursor + len);
 }
 
-void RingWriter::heartbeat() { storeRelaxed(m_segment.header().producer_heartbeat_ns, monotonicNs()); }
+void RingWriter::heartbeat() {
+    storeRelaxed(m_segment.header().producer_heartbeat_ns, monotonicNs());
+}
 
 void RingWriter::reportSourceDrops(std::uint64_t drops, std::uint64_t ifDrops) {
     storeRelaxed(m_segment.header().source_drops, drops);
@@ -100,7 +103,8 @@ std::uint64_t RingWriter::slowestConsumer(std::uint64_t floor, std::uint64_t now
             continue;
         }
         // No live owner: wait for a restart up to the grace, then stop waiting (and say so).
-        if (m_orphanSince[i] == 0) m_orphanSince[i] = nowNs;
+        if (m_orphanSince[i] == 0)
+            m_orphanSince[i] = nowNs;
         if (nowNs - m_orphanSince[i] >= h.dead_consumer_grace_ns) {
             if (!m_orphanSkipped[i]) {
                 m_orphanSkipped[i] = true;
@@ -116,7 +120,8 @@ std::uint64_t RingWriter::slowestConsumer(std::uint64_t floor, std::uint64_t now
 
 bool RingWriter::waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs) {
     const std::uint64_t floor = needEnd - m_segment.capacity();
-    if (m_cachedMinCommitted >= floor) return true;
+    if (m_cachedMinCommitted >= floor)
+        return true;
     RingHeader& h = m_segment.header();
     const std::uint64_t start = monotonicNs();
     bool counted = false;
@@ -129,7 +134,8 @@ bool RingWriter::waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs) {
             m_cachedMinCommitted = std::min(slowest, m_writePos);
             return true;
         }
-        if (now - start >= timeoutNs) return false;
+        if (now - start >= timeoutNs)
+            return false;
         if (!counted) {
             addRelaxed(h.producer_waits, 1ULL);
             counted = true;
@@ -149,12 +155,15 @@ bool RingWriter::waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs) {
 void RingWriter::advanceTail(std::uint64_t floor) {
     RingHeader& h = m_segment.header();
     std::uint64_t tail = loadRelaxed(h.tail_pos);
-    if (tail >= floor) return;
+    if (tail >= floor)
+        return;
     const std::uint64_t cap = m_segment.capacity();
     while (tail < floor) {
-        const auto* b = reinterpret_cast<const BatchHeader*>(m_segment.data() + (tail & m_segment.mask()));
-        const bool sane = (b->magic == BATCH_MAGIC || b->magic == PAD_MAGIC) && b->length >= BATCH_ALIGN &&
-                          b->length % BATCH_ALIGN == 0 && (tail & m_segment.mask()) + b->length <= cap;
+        const auto* b =
+            reinterpret_cast<const BatchHeader*>(m_segment.data() + (tail & m_segment.mask()));
+        const bool sane = (b->magic == BATCH_MAGIC || b->magic == PAD_MAGIC) &&
+                          b->length >= BATCH_ALIGN && b->length % BATCH_ALIGN == 0 &&
+                          (tail & m_segment.mask()) + b->length <= cap;
         if (!sane || tail + b->length > m_writePos) {
             tail = m_writePos;  // cannot walk our own batches: drop everything published so far
             break;
@@ -175,7 +184,8 @@ std::span<std::byte> RingWriter::beginBatch(std::uint64_t timeoutNs) {
     const std::uint64_t end = start + need;
     if (m_reservedAt == NO_RESERVATION) {
         if (end > cap) {
-            if (mode() == RingMode::Lossless && !waitForSpace(end, timeoutNs)) return {};
+            if (mode() == RingMode::Lossless && !waitForSpace(end, timeoutNs))
+                return {};
             advanceTail(end - cap);
         }
         if (pad != 0) {
@@ -193,15 +203,18 @@ std::span<std::byte> RingWriter::beginBatch(std::uint64_t timeoutNs) {
 void RingWriter::publish(std::uint32_t payloadBytes, std::uint32_t packets, const BatchMeta& meta,
                          std::span<const std::uint8_t> cursor) {
     if (m_reservedAt == NO_RESERVATION || payloadBytes > m_maxPayload ||
-        cursor.size() > PRODUCER_CURSOR_BYTES || std::uint64_t(packets) * sizeof(PcapRecordHeader) > payloadBytes) {
-        throw RingError("ring " + m_segment.name() + ": publish() without beginBatch() or out of bounds");
+        cursor.size() > PRODUCER_CURSOR_BYTES ||
+        std::uint64_t(packets) * sizeof(PcapRecordHeader) > payloadBytes) {
+        throw RingError("ring " + m_segment.name() +
+                        ": publish() without beginBatch() or out of bounds");
     }
     RingHeader& h = m_segment.header();
     const std::uint64_t cap = m_segment.capacity();
     const std::uint64_t offset = m_writePos & m_segment.mask();
     const std::uint64_t pad = offset + h.max_batch_bytes > cap ? cap - offset : 0;
     const std::uint64_t start = m_writePos + pad;
-    const std::uint32_t length = static_cast<std::uint32_t>(roundUp(sizeof(BatchHeader) + payloadBytes, BATCH_ALIGN));
+    const std::uint32_t length =
+        static_cast<std::uint32_t>(roundUp(sizeof(BatchHeader) + payloadBytes, BATCH_ALIGN));
     const std::uint64_t captured = payloadBytes - std::uint64_t(packets) * sizeof(PcapRecordHeader);
 
     auto* b = reinterpret_cast<BatchHeader*>(m_segment.data() + (start & m_segment.mask()));
@@ -232,7 +245,8 @@ void RingWriter::publish(std::uint32_t payloadBytes, std::uint32_t packets, cons
     rec.byte_seq = m_byteSeq;
     rec.batch_seq = m_batchSeq;
     rec.cursor_len = static_cast<std::uint32_t>(cursor.size());
-    if (!cursor.empty()) std::memcpy(rec.cursor, cursor.data(), cursor.size());
+    if (!cursor.empty())
+        std::memcpy(rec.cursor, cursor.data(), cursor.size());
     storeRelease(h.producer_commit_generation, gen + 1);
     storeRelease(h.write_pos, m_writePos);
 

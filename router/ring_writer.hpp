@@ -24,7 +24,7 @@ struct BatchMeta {
 };
 
 class RingWriter {
-public:
+  public:
     // Throws RingError if the segment is invalid or another live producer is attached.
     explicit RingWriter(const std::string& segmentName);
     ~RingWriter();  // detaches: consumers then see no producer (not "finished")
@@ -54,7 +54,7 @@ public:
 
     const RingSegment& segment() const { return m_segment; }
 
-private:
+  private:
     bool waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs);
     std::uint64_t slowestConsumer(std::uint64_t needEnd, std::uint64_t nowNs);
     void advanceTail(std::uint64_t newTailFloor);

@@ -7,22 +7,32 @@
 namespace pushcap::supervisor {
 
 std::vector<std::string> workerArguments(const TargetConfig& t, const std::string& segment,
-                                         const std::string& logDir, const std::vector<int>& sourceIds) {
+                                         const std::string& logDir,
+                                         const std::vector<int>& sourceIds) {
     std::vector<std::string> a = {"--ring", segment, "--name", t.desc, "--path", t.path};
-    if (t.splitTimeNs != 0) a.insert(a.end(), {"--split-time", std::to_string(t.splitTimeNs)});
-    if (t.splitBytes != 0) a.insert(a.end(), {"--split-byte", std::to_string(t.splitBytes)});
+    if (t.splitTimeNs != 0)
+        a.insert(a.end(), {"--split-time", std::to_string(t.splitTimeNs)});
+    if (t.splitBytes != 0)
+        a.insert(a.end(), {"--split-byte", std::to_string(t.splitBytes)});
     a.push_back(t.fileNameFlag);
-    if (!t.fileNameFormat.empty()) a.push_back(t.fileNameFormat);
-    if (!t.filter.empty()) a.insert(a.end(), {"--filter", t.filter});
+    if (!t.fileNameFormat.empty())
+        a.push_back(t.fileNameFormat);
+    if (!t.filter.empty())
+        a.insert(a.end(), {"--filter", t.filter});
     a.insert(a.end(), {"--suffix", t.suffix});
-    if (!t.completedPath.empty()) a.insert(a.end(), {"--completed-path", t.completedPath});
-    if (t.maxFileSize != 0) a.insert(a.end(), {"--max-file-size", std::to_string(t.maxFileSize)});
-    if (!t.rotateLocaltime.empty()) a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
+    if (!t.completedPath.empty())
+        a.insert(a.end(), {"--completed-path", t.completedPath});
+    if (t.maxFileSize != 0)
+        a.insert(a.end(), {"--max-file-size", std::to_string(t.maxFileSize)});
+    if (!t.rotateLocaltime.empty())
+        a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
     a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
-    if (!logDir.empty()) a.insert(a.end(), {"--log-dir", logDir});
+    if (!logDir.empty())
+        a.insert(a.end(), {"--log-dir", logDir});
     if (!sourceIds.empty()) {
         std::string list;
-        for (int id : sourceIds) list += (list.empty() ? "" : ",") + std::to_string(id);
+        for (int id : sourceIds)
+            list += (list.empty() ? "" : ",") + std::to_string(id);
         a.insert(a.end(), {"--sources", list});
     }
     return a;
@@ -32,11 +42,14 @@ std::vector<std::string> captureArguments(const PushConfig& config, const std::s
                                           const std::vector<std::string>& files,
                                           const std::vector<std::string>& interfaces) {
     std::vector<std::string> a = {"--ring", segment};
-    for (const std::string& f : files) a.insert(a.end(), {"--file", f});
-    for (const std::string& i : interfaces) a.insert(a.end(), {"-i", i});
+    for (const std::string& f : files)
+        a.insert(a.end(), {"--file", f});
+    for (const std::string& i : interfaces)
+        a.insert(a.end(), {"-i", i});
     if (!interfaces.empty()) {
         a.insert(a.end(), {"--snaplen", std::to_string(config.snaplen)});
-        if (!config.user.empty()) a.insert(a.end(), {"--user", config.user});
+        if (!config.user.empty())
+            a.insert(a.end(), {"--user", config.user});
     }
     return a;
 }
@@ -47,10 +60,12 @@ std::vector<int> sourceIdsFor(const TargetConfig& t, const std::vector<std::stri
         auto it = std::find(interfaces.begin(), interfaces.end(), name);
         if (it != interfaces.end()) {
             ids.push_back(static_cast<int>(it - interfaces.begin()));
-        } else if (!name.empty() && name.size() < 6 && std::all_of(name.begin(), name.end(), ::isdigit)) {
+        } else if (!name.empty() && name.size() < 6 &&
+                   std::all_of(name.begin(), name.end(), ::isdigit)) {
             ids.push_back(std::stoi(name));
         } else {
-            throw ConfigError("Target[" + std::to_string(t.index) + "] \"" + t.desc + "\": Source: \"" + name +
+            throw ConfigError("Target[" + std::to_string(t.index) + "] \"" + t.desc +
+                              "\": Source: \"" + name +
                               "\" is neither a captured interface nor a source number");
         }
     }
@@ -60,15 +75,19 @@ std::vector<int> sourceIdsFor(const TargetConfig& t, const std::vector<std::stri
 std::string shellQuoted(const std::string& program, const std::vector<std::string>& args) {
     auto quote = [](const std::string& s) {
         bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || std::string("-_./=:,%+").find(c) != std::string::npos;
+            return std::isalnum(static_cast<unsigned char>(c)) ||
+                   std::string("-_./=:,%+").find(c) != std::string::npos;
         });
-        if (plain) return s;
+        if (plain)
+            return s;
         std::string q = "'";
-        for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        for (char c : s)
+            q += c == '\'' ? std::string("'\\''") : std::string(1, c);
         return q + "'";
     };
     std::string out = quote(program);
-    for (const std::string& a : args) out += " " + quote(a);
+    for (const std::string& a : args)
+        out += " " + quote(a);
     return out;
 }
 

@@ -22,9 +22,11 @@ void closePair(int fds[2]) {
 }
 
 // Runs in the child between fork and exec: only async-signal-safe calls.
-[[noreturn]] void execChild(const ChildSpec& spec, char** argv, pid_t parent, uid_t uid, gid_t gid, bool drop) {
+[[noreturn]] void execChild(const ChildSpec& spec, char** argv, pid_t parent, uid_t uid, gid_t gid,
+                            bool drop) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) _exit(70);  // the supervisor died before prctl took effect
+    if (::getppid() != parent)
+        _exit(70);  // the supervisor died before prctl took effect
     // The supervisor blocks these for its signalfd; a child must start with them unblocked.
     sigset_t all;
     sigemptyset(&all);
@@ -48,7 +50,8 @@ void closePair(int fds[2]) {
 
 SpawnedChild spawnChild(const ChildSpec& spec) {
     int ready[2], events[2];
-    if (::pipe2(ready, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+    if (::pipe2(ready, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
     if (::pipe2(events, O_CLOEXEC) != 0) {
         closePair(ready);
         throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
@@ -75,7 +78,8 @@ SpawnedChild spawnChild(const ChildSpec& spec) {
     args.push_back("4");
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(spec.program.c_str()));
-    for (std::string& a : args) argv.push_back(a.data());
+    for (std::string& a : args)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
 
     const pid_t parent = ::getpid();
@@ -89,7 +93,8 @@ SpawnedChild spawnChild(const ChildSpec& spec) {
         // dup2 clears O_CLOEXEC on the new descriptors, so exactly these two survive exec.
         int readyW = ::fcntl(ready[1], F_DUPFD_CLOEXEC, 10);
         int eventsW = ::fcntl(events[1], F_DUPFD_CLOEXEC, 10);
-        if (readyW < 0 || eventsW < 0 || ::dup2(readyW, 3) != 3 || ::dup2(eventsW, 4) != 4) _exit(71);
+        if (readyW < 0 || eventsW < 0 || ::dup2(readyW, 3) != 3 || ::dup2(eventsW, 4) != 4)
+            _exit(71);
         execChild(spec, argv.data(), parent, uid, gid, drop);
     }
     ::close(ready[1]);
@@ -104,16 +109,20 @@ std::string siblingProgram(const std::string& name) {
     std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (!ec) {
         std::filesystem::path candidate = self.parent_path() / name;
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        if (::access(candidate.c_str(), X_OK) == 0)
+            return candidate.string();
     }
     if (const char* path = std::getenv("PATH")) {
         std::string p = path;
         std::size_t start = 0;
         while (start <= p.size()) {
             std::size_t end = p.find(':', start);
-            if (end == std::string::npos) end = p.size();
-            std::filesystem::path candidate = std::filesystem::path(p.substr(start, end - start)) / name;
-            if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+            if (end == std::string::npos)
+                end = p.size();
+            std::filesystem::path candidate =
+                std::filesystem::path(p.substr(start, end - start)) / name;
+            if (::access(candidate.c_str(), X_OK) == 0)
+                return candidate.string();
             start = end + 1;
         }
     }

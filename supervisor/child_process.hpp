@@ -12,9 +12,9 @@
 namespace pushcap::supervisor {
 
 struct ChildSpec {
-    std::string program;             // full path
-    std::vector<std::string> args;   // without argv[0]; --ready-fd/--events-fd are appended
-    std::string user;                // if set and we are root: setgid/setuid before exec
+    std::string program;            // full path
+    std::vector<std::string> args;  // without argv[0]; --ready-fd/--events-fd are appended
+    std::string user;               // if set and we are root: setgid/setuid before exec
 };
 
 struct SpawnedChild {

@@ -16,11 +16,11 @@ struct TargetConfig {
     std::string desc;
     TargetMode mode = TargetMode::File;
     std::string path;
-    std::uint64_t splitTimeNs = 0;  // 0: no time split
-    std::uint64_t splitBytes = 0;   // 0: no size split
+    std::uint64_t splitTimeNs = 0;                        // 0: no time split
+    std::uint64_t splitBytes = 0;                         // 0: no size split
     std::string fileNameFlag = "--filename-tstr-HHMMSS";  // a pushcap-worker naming flag
-    std::string fileNameFormat;                          // with --filename-strftime
-    std::string filter;                                  // "" keeps everything
+    std::string fileNameFormat;                           // with --filename-strftime
+    std::string filter;                                   // "" keeps everything
     std::string suffix = ".pcap";
     std::string completedPath;
     std::uint64_t maxFileSize = 0;
@@ -39,8 +39,8 @@ struct PushConfig {
     std::string instance = "default";
     std::vector<std::string> interfaces;
     std::uint32_t snaplen = 262144;
-    std::uint64_t ringBytes = 256ULL << 20;  // live default; see offlineRingBytes
-    bool ringBytesSet = false;               // Config.RingSize given: used in every mode
+    std::uint64_t ringBytes = 256ULL << 20;          // live default; see offlineRingBytes
+    bool ringBytesSet = false;                       // Config.RingSize given: used in every mode
     RingModeChoice ringMode = RingModeChoice::Auto;  // Auto: live for interfaces, lossless offline
     std::string statusEndpoint = "tcp://127.0.0.1:5577";
     std::uint64_t statusIntervalMs = 1000;

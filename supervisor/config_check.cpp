@@ -20,18 +20,22 @@ std::string directoryProblem(const std::string& dir) {
     fs::path p = fs::absolute(dir);
     std::error_code ec;
     while (!fs::exists(p, ec)) {
-        if (!p.has_parent_path() || p.parent_path() == p) return "no existing parent directory";
+        if (!p.has_parent_path() || p.parent_path() == p)
+            return "no existing parent directory";
         p = p.parent_path();
     }
-    if (!fs::is_directory(p, ec)) return p.string() + " exists and is not a directory";
-    if (::access(p.c_str(), W_OK | X_OK) != 0) return p.string() + ": " + std::strerror(errno);
+    if (!fs::is_directory(p, ec))
+        return p.string() + " exists and is not a directory";
+    if (::access(p.c_str(), W_OK | X_OK) != 0)
+        return p.string() + ": " + std::strerror(errno);
     return "";
 }
 
 }  // namespace
 
 std::string targetDirectory(const std::string& path) {
-    if (!path.empty() && path.back() == '/') return path;
+    if (!path.empty() && path.back() == '/')
+        return path;
     fs::path parent = fs::path(path).parent_path();
     return parent.empty() ? "." : parent.string();
 }
@@ -39,13 +43,16 @@ std::string targetDirectory(const std::string& path) {
 std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckInput& input) {
     std::vector<std::string> problems;
     for (const std::string& f : input.offlineFiles) {
-        if (::access(f.c_str(), R_OK) != 0) problems.push_back("--offline " + f + ": " + std::strerror(errno));
+        if (::access(f.c_str(), R_OK) != 0)
+            problems.push_back("--offline " + f + ": " + std::strerror(errno));
     }
     for (const std::string& i : input.interfaces) {
-        if (!fs::exists("/sys/class/net/" + i)) problems.push_back("interface " + i + ": no such network interface");
+        if (!fs::exists("/sys/class/net/" + i))
+            problems.push_back("interface " + i + ": no such network interface");
     }
     if (input.offlineFiles.empty() && input.interfaces.empty()) {
-        problems.push_back("no capture source: give -i IFACE, --offline FILE..., or set Config.Interface");
+        problems.push_back(
+            "no capture source: give -i IFACE, --offline FILE..., or set Config.Interface");
     }
     for (const TargetConfig& t : config.targets) {
         const std::string where = "Target[" + std::to_string(t.index) + "] \"" + t.desc + "\": ";
@@ -54,7 +61,8 @@ std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckI
         }
         if (!t.completedPath.empty()) {
             if (std::string why = directoryProblem(t.completedPath); !why.empty()) {
-                problems.push_back(where + "CompletedPath: " + t.completedPath + ": cannot create or write: " + why);
+                problems.push_back(where + "CompletedPath: " + t.completedPath +
+                                   ": cannot create or write: " + why);
             }
         }
         try {

@@ -11,8 +11,9 @@ namespace {
 
 constexpr int HOOK_EVERY = 10000;  // instructions between two checks of the budget
 
-const char* const BANNED_GLOBALS[] = {"io", "require", "dofile", "loadfile", "load", "package",
-                                      "debug", "collectgarbage", "rawset", "rawget", "rawequal"};
+const char* const BANNED_GLOBALS[] = {"io",     "require", "dofile",  "loadfile",
+                                      "load",   "package", "debug",   "collectgarbage",
+                                      "rawset", "rawget",  "rawequal"};
 const char* const ALLOWED_OS[] = {"date", "time", "clock", "difftime"};
 
 void keepOnly(lua_State* L, const char* library, const char* const* keep, std::size_t count) {
@@ -36,16 +37,19 @@ void* LuaSandbox::allocate(void* self, void* ptr, std::size_t oldSize, std::size
         std::free(ptr);
         return nullptr;
     }
-    if (newSize > old && box->m_used + (newSize - old) > box->m_limit) return nullptr;  // Lua raises "not enough memory"
+    if (newSize > old && box->m_used + (newSize - old) > box->m_limit)
+        return nullptr;  // Lua raises "not enough memory"
     void* grown = std::realloc(ptr, newSize);
-    if (grown != nullptr) box->m_used = box->m_used - old + newSize;
+    if (grown != nullptr)
+        box->m_used = box->m_used - old + newSize;
     return grown;
 }
 
 LuaSandbox::LuaSandbox(std::size_t memoryLimitBytes, std::uint64_t instructionLimit)
     : m_limit(memoryLimitBytes), m_instructionLimit(instructionLimit) {
     m_state = lua_newstate(&LuaSandbox::allocate, this);
-    if (m_state == nullptr) throw ConfigError("cannot create a Lua state");
+    if (m_state == nullptr)
+        throw ConfigError("cannot create a Lua state");
     lua_State* L = m_state;
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
     luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
@@ -70,24 +74,29 @@ LuaSandbox::LuaSandbox(std::size_t memoryLimitBytes, std::uint64_t instructionLi
             lua_pop(s, 1);
             lua_pushinteger(s, left);
             lua_setfield(s, LUA_REGISTRYINDEX, "pushcap.budget");
-            if (left <= 0) luaL_error(s, "configuration runs too long (instruction limit reached)");
+            if (left <= 0)
+                luaL_error(s, "configuration runs too long (instruction limit reached)");
         },
         LUA_MASKCOUNT, HOOK_EVERY);
 }
 
 LuaSandbox::~LuaSandbox() {
-    if (m_state != nullptr) lua_close(m_state);
+    if (m_state != nullptr)
+        lua_close(m_state);
 }
 
 void LuaSandbox::runFile(const std::string& path) {
     lua_State* L = m_state;
     // Mode "t": text only, so precompiled bytecode (which can break the VM) is refused.
     int rc = luaL_loadfilex(L, path.c_str(), "t");
-    if (rc == LUA_OK) rc = lua_pcall(L, 0, 1, 0);
+    if (rc == LUA_OK)
+        rc = lua_pcall(L, 0, 1, 0);
     if (rc != LUA_OK) {
-        std::string msg = lua_tostring(L, -1) != nullptr ? lua_tostring(L, -1) : "unknown Lua error";
+        std::string msg =
+            lua_tostring(L, -1) != nullptr ? lua_tostring(L, -1) : "unknown Lua error";
         lua_pop(L, 1);
-        if (rc == LUA_ERRFILE) throw ConfigError(msg);
+        if (rc == LUA_ERRFILE)
+            throw ConfigError(msg);
         throw ConfigError(msg.rfind(path, 0) == 0 ? msg : path + ": " + msg);
     }
     if (lua_isnil(L, -1)) {

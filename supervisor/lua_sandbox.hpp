@@ -12,8 +12,9 @@ struct lua_State;
 namespace pushcap::supervisor {
 
 class LuaSandbox {
-public:
-    LuaSandbox(std::size_t memoryLimitBytes = 64u << 20, std::uint64_t instructionLimit = 50'000'000);
+  public:
+    LuaSandbox(std::size_t memoryLimitBytes = 64u << 20,
+               std::uint64_t instructionLimit = 50'000'000);
     ~LuaSandbox();
     LuaSandbox(const LuaSandbox&) = delete;
     LuaSandbox& operator=(const LuaSandbox&) = delete;
@@ -23,7 +24,7 @@ public:
     void runFile(const std::string& path);
     lua_State* state() const { return m_state; }
 
-private:
+  private:
     static void* allocate(void* self, void* ptr, std::size_t oldSize, std::size_t newSize);
 
     lua_State* m_state = nullptr;

@@ -56,13 +56,16 @@ int usageError(const std::string& message) {
 }
 
 int check(const PushConfig& config, const SupervisorOptions& options) {
-    CheckInput in{options.offlineFiles, options.interfaces.empty() ? config.interfaces : options.interfaces,
+    CheckInput in{options.offlineFiles,
+                  options.interfaces.empty() ? config.interfaces : options.interfaces,
                   options.instance.empty() ? config.instance : options.instance};
     std::vector<std::string> problems = checkEnvironment(config, in);
     const std::string segment = router::segmentName(in.instance, "capture");
-    std::printf("configuration %s\n  instance %s, ring %s (%llu MiB), status on %s, logs in %s\n", config.file.c_str(),
-                in.instance.c_str(), segment.c_str(), (unsigned long long)(config.ringBytes >> 20),
-                options.statusEndpoint.empty() ? config.statusEndpoint.c_str() : options.statusEndpoint.c_str(),
+    std::printf("configuration %s\n  instance %s, ring %s (%llu MiB), status on %s, logs in %s\n",
+                config.file.c_str(), in.instance.c_str(), segment.c_str(),
+                (unsigned long long)(config.ringBytes >> 20),
+                options.statusEndpoint.empty() ? config.statusEndpoint.c_str()
+                                               : options.statusEndpoint.c_str(),
                 config.logDir.c_str());
     std::string worker;
     try {
@@ -82,13 +85,17 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
             continue;  // already reported by checkEnvironment
         }
         std::printf("  target %d \"%s\": %s\n", t.index, t.desc.c_str(),
-                    shellQuoted(worker.empty() ? "pushcap-worker" : worker, workerArguments(t, segment, config.logDir, ids))
+                    shellQuoted(worker.empty() ? "pushcap-worker" : worker,
+                                workerArguments(t, segment, config.logDir, ids))
                         .c_str());
     }
-    for (const std::string& n : config.notices) std::printf("  note: %s\n", n.c_str());
+    for (const std::string& n : config.notices)
+        std::printf("  note: %s\n", n.c_str());
     if (!problems.empty()) {
-        std::fprintf(stderr, "pushcapd: %s: %zu problem(s):\n", config.file.c_str(), problems.size());
-        for (const std::string& p : problems) std::fprintf(stderr, "  %s\n", p.c_str());
+        std::fprintf(stderr, "pushcapd: %s: %zu problem(s):\n", config.file.c_str(),
+                     problems.size());
+        for (const std::string& p : problems)
+            std::fprintf(stderr, "  %s\n", p.c_str());
         return workers::EXIT_BAD_CONFIG;
     }
     std::printf("OK: %zu target(s) would run\n", config.targets.size());
@@ -103,7 +110,8 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&](std::string& out) -> bool {
-            if (i + 1 >= argc) return false;
+            if (i + 1 >= argc)
+                return false;
             out = argv[++i];
             return true;
         };
@@ -115,21 +123,28 @@ int main(int argc, char** argv) {
             std::printf("pushcapd %s\n", PUSHCAP_VERSION);
             return 0;
         } else if (a == "-c" || a == "--config") {
-            if (!value(options.configPath)) return usageError(a + " needs a file");
+            if (!value(options.configPath))
+                return usageError(a + " needs a file");
         } else if (a == "--check") {
             checkOnly = true;
         } else if (a == "--offline") {
-            while (i + 1 < argc && argv[i + 1][0] != '-') options.offlineFiles.push_back(argv[++i]);
-            if (options.offlineFiles.empty()) return usageError("--offline needs at least one file");
+            while (i + 1 < argc && argv[i + 1][0] != '-')
+                options.offlineFiles.push_back(argv[++i]);
+            if (options.offlineFiles.empty())
+                return usageError("--offline needs at least one file");
         } else if (a == "-i" || a == "--interface") {
-            if (!value(v)) return usageError(a + " needs an interface name");
+            if (!value(v))
+                return usageError(a + " needs an interface name");
             options.interfaces.push_back(v);
         } else if (a == "--instance") {
-            if (!value(options.instance)) return usageError("--instance needs a name");
+            if (!value(options.instance))
+                return usageError("--instance needs a name");
         } else if (a == "--status") {
-            if (!value(options.statusEndpoint)) return usageError("--status needs an endpoint");
+            if (!value(options.statusEndpoint))
+                return usageError("--status needs an endpoint");
         } else if (a == "--log-dir") {
-            if (!value(options.logDir)) return usageError("--log-dir needs a directory");
+            if (!value(options.logDir))
+                return usageError("--log-dir needs a directory");
         } else if (a == "--no-progress") {
             progress = false;
         } else if (a == "-D" || a == "--daemonize") {
@@ -140,19 +155,25 @@ int main(int argc, char** argv) {
             return usageError("unknown argument '" + a + "'");
         }
     }
-    if (options.configPath.empty()) return usageError("no configuration: give -c CONFIG");
+    if (options.configPath.empty())
+        return usageError("no configuration: give -c CONFIG");
     if (!options.offlineFiles.empty() && !options.interfaces.empty()) {
         return usageError("--offline and -i are exclusive: push stored files or capture live");
     }
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e pushcapd %^%l%$: %v");
-    if (verbose) spdlog::set_level(spdlog::level::debug);
+    if (verbose)
+        spdlog::set_level(spdlog::level::debug);
     try {
         PushConfig config = loadConfig(options.configPath);
-        if (!options.logDir.empty()) config.logDir = options.logDir;
-        if (checkOnly) return check(config, options);
-        std::filesystem::create_directories(options.logDir.empty() ? config.logDir : options.logDir);
+        if (!options.logDir.empty())
+            config.logDir = options.logDir;
+        if (checkOnly)
+            return check(config, options);
+        std::filesystem::create_directories(options.logDir.empty() ? config.logDir
+                                                                   : options.logDir);
         if (daemonize) {
-            if (::daemon(1, 0) != 0) throw std::runtime_error(std::string("daemon: ") + std::strerror(errno));
+            if (::daemon(1, 0) != 0)
+                throw std::runtime_error(std::string("daemon: ") + std::strerror(errno));
             auto file = spdlog::basic_logger_mt("pushcapd", config.logDir + "/pushcapd.log");
             spdlog::set_default_logger(file);
             spdlog::flush_every(std::chrono::seconds(1));

@@ -15,8 +15,8 @@ struct RestartLimits {
     std::chrono::milliseconds initialBackoff{100};
     std::chrono::milliseconds maxBackoff{30'000};
     std::chrono::milliseconds healthyAfter{60'000};  // running this long resets the backoff
-    std::uint32_t maxRestarts = 5;                    // more than this many restarts ...
-    std::chrono::milliseconds window{30'000};         // ... within this window: FAILED
+    std::uint32_t maxRestarts = 5;                   // more than this many restarts ...
+    std::chrono::milliseconds window{30'000};        // ... within this window: FAILED
 };
 
 enum class ChildExit {
@@ -32,7 +32,7 @@ struct RestartDecision {
 };
 
 class RestartPolicy {
-public:
+  public:
     // `essential` children (the capture process) are always restarted, whatever the intensity.
     explicit RestartPolicy(RestartLimits limits = {}, bool essential = false);
 
@@ -42,7 +42,7 @@ public:
     std::uint64_t restarts() const { return m_restarts; }
     std::chrono::milliseconds nextBackoff() const { return m_backoff; }
 
-private:
+  private:
     RestartLimits m_limits;
     bool m_essential;
     std::chrono::milliseconds m_backoff;

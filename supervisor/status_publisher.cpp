@@ -12,7 +12,8 @@ struct StatusPublisher::Socket {
     zmq::socket_t socket{context, zmq::socket_type::pub};
 };
 
-StatusPublisher::StatusPublisher(const std::string& endpoint) : m_socket(std::make_unique<Socket>()) {
+StatusPublisher::StatusPublisher(const std::string& endpoint)
+    : m_socket(std::make_unique<Socket>()) {
     try {
         // A slow subscriber must not make the supervisor hoard memory: drop past this many.
         m_socket->socket.set(zmq::sockopt::sndhwm, 10000);

@@ -15,7 +15,7 @@ class Event;
 namespace pushcap::supervisor {
 
 class StatusPublisher {
-public:
+  public:
     // Binds `endpoint` (e.g. tcp://127.0.0.1:5577, tcp://127.0.0.1:* or ipc://PATH).
     // Throws std::runtime_error naming the endpoint when it cannot.
     explicit StatusPublisher(const std::string& endpoint);
@@ -31,7 +31,7 @@ public:
     // `kind`: file_completed, child_exited, config_changed.
     void publish(const std::string& kind, v1::Event& event);
 
-private:
+  private:
     void send(const std::string& topic, const std::string& bytes);
 
     struct Socket;

@@ -34,29 +34,41 @@ std::uint64_t unixNowNs() {
 
 v1::TargetState toProto(ChildState s) {
     switch (s) {
-        case ChildState::Starting: return v1::STARTING;
-        case ChildState::Running: return v1::RUNNING;
-        case ChildState::Restarting: return v1::RESTARTING;
-        case ChildState::Failed: return v1::FAILED;
-        case ChildState::Stopped: return v1::STOPPED;
+        case ChildState::Starting:
+            return v1::STARTING;
+        case ChildState::Running:
+            return v1::RUNNING;
+        case ChildState::Restarting:
+            return v1::RESTARTING;
+        case ChildState::Failed:
+            return v1::FAILED;
+        case ChildState::Stopped:
+            return v1::STOPPED;
     }
     return v1::TARGET_STATE_UNSPECIFIED;
 }
 
 const char* stateName(ChildState s) {
     switch (s) {
-        case ChildState::Starting: return "starting";
-        case ChildState::Running: return "running";
-        case ChildState::Restarting: return "restarting";
-        case ChildState::Failed: return "failed";
-        case ChildState::Stopped: return "stopped";
+        case ChildState::Starting:
+            return "starting";
+        case ChildState::Running:
+            return "running";
+        case ChildState::Restarting:
+            return "restarting";
+        case ChildState::Failed:
+            return "failed";
+        case ChildState::Stopped:
+            return "stopped";
     }
     return "?";
 }
 
 std::string describeExit(int status) {
-    if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
+    if (WIFEXITED(status))
+        return "exit code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return std::string("signal ") + strsignal(WTERMSIG(status));
     return "status " + std::to_string(status);
 }
 
@@ -79,68 +91,88 @@ Supervisor::Supervisor(SupervisorOptions options, PushConfig config)
     m_instance = m_options.instance.empty() ? m_config.instance : m_options.instance;
     m_interfaces = m_options.interfaces.empty() ? m_config.interfaces : m_options.interfaces;
     m_offline = !m_options.offlineFiles.empty();
-    if (!m_options.statusEndpoint.empty()) m_config.statusEndpoint = m_options.statusEndpoint;
-    if (!m_options.logDir.empty()) m_config.logDir = m_options.logDir;
+    if (!m_options.statusEndpoint.empty())
+        m_config.statusEndpoint = m_options.statusEndpoint;
+    if (!m_options.logDir.empty())
+        m_config.logDir = m_options.logDir;
     if (!m_offline && m_interfaces.empty()) {
-        throw ConfigError(m_config.file + ": no capture source: give -i IFACE, --offline FILE..., or set Config.Interface");
+        throw ConfigError(
+            m_config.file +
+            ": no capture source: give -i IFACE, --offline FILE..., or set Config.Interface");
     }
     m_segment = router::segmentName(m_instance, "capture");
 }
 
 Supervisor::~Supervisor() {
     for (auto& c : m_children) {
-        if (c->proc.pid > 0) ::kill(c->proc.pid, SIGKILL);
-        if (c->proc.readyFd >= 0) ::close(c->proc.readyFd);
-        if (c->proc.eventsFd >= 0) ::close(c->proc.eventsFd);
+        if (c->proc.pid > 0)
+            ::kill(c->proc.pid, SIGKILL);
+        if (c->proc.readyFd >= 0)
+            ::close(c->proc.readyFd);
+        if (c->proc.eventsFd >= 0)
+            ::close(c->proc.eventsFd);
     }
-    if (m_ring) m_ring->remove();
-    if (m_signalFd >= 0) ::close(m_signalFd);
+    if (m_ring)
+        m_ring->remove();
+    if (m_signalFd >= 0)
+        ::close(m_signalFd);
 }
 
 ChildSpec Supervisor::workerSpec(const TargetConfig& target) const {
-    return ChildSpec{siblingProgram("pushcap-worker"),
-                     workerArguments(target, m_segment, m_config.logDir, sourceIdsFor(target, m_interfaces)),
-                     m_config.user};
+    return ChildSpec{
+        siblingProgram("pushcap-worker"),
+        workerArguments(target, m_segment, m_config.logDir, sourceIdsFor(target, m_interfaces)),
+        m_config.user};
 }
 
 void Supervisor::setUp() {
     sigset_t mask;
     sigemptyset(&mask);
-    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, s);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+        sigaddset(&mask, s);
     ::sigprocmask(SIG_BLOCK, &mask, nullptr);
     m_signalFd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (m_signalFd < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+    if (m_signalFd < 0)
+        throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
     ::signal(SIGPIPE, SIG_IGN);
 
-    for (const std::string& note : m_config.notices) spdlog::info("{}", note);
+    for (const std::string& note : m_config.notices)
+        spdlog::info("{}", note);
     router::RingConfig ring;
     ring.instance = m_instance;
     ring.source = "capture";
-    ring.mode = m_config.ringMode == RingModeChoice::Lossless || (m_config.ringMode == RingModeChoice::Auto && m_offline)
+    ring.mode = m_config.ringMode == RingModeChoice::Lossless ||
+                        (m_config.ringMode == RingModeChoice::Auto && m_offline)
                     ? router::RingMode::Lossless
                     : router::RingMode::Live;
-    ring.dataCapacity = m_config.ringBytesSet || ring.mode == router::RingMode::Live ? m_config.ringBytes
-                                                                                     : OFFLINE_RING_BYTES;
-    ring.maxBatchBytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(1u << 20, ring.dataCapacity / 8));
+    ring.dataCapacity = m_config.ringBytesSet || ring.mode == router::RingMode::Live
+                            ? m_config.ringBytes
+                            : OFFLINE_RING_BYTES;
+    ring.maxBatchBytes =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(1u << 20, ring.dataCapacity / 8));
     ring.maxBatchBytes -= ring.maxBatchBytes % router::BATCH_ALIGN;
     m_ring = std::make_unique<router::RingJanitor>(ring);
     m_status = std::make_unique<StatusPublisher>(m_config.statusEndpoint);
-    spdlog::info("instance {}: ring {} ({} MiB, {}), status on {}", m_instance, m_segment, ring.dataCapacity >> 20,
-                 ring.mode == router::RingMode::Lossless ? "lossless" : "live", m_status->endpoint());
+    spdlog::info("instance {}: ring {} ({} MiB, {}), status on {}", m_instance, m_segment,
+                 ring.dataCapacity >> 20,
+                 ring.mode == router::RingMode::Lossless ? "lossless" : "live",
+                 m_status->endpoint());
 
     for (const std::string& f : m_options.offlineFiles) {
         struct stat st {};
-        if (::stat(f.c_str(), &st) != 0) throw std::runtime_error("--offline " + f + ": " + std::strerror(errno));
+        if (::stat(f.c_str(), &st) != 0)
+            throw std::runtime_error("--offline " + f + ": " + std::strerror(errno));
         m_inputTotal += static_cast<std::uint64_t>(st.st_size);
     }
     // Every consumer is registered before the capture starts, so a lossless push waits for all.
-    for (const TargetConfig& t : m_config.targets) startTarget(t);
+    for (const TargetConfig& t : m_config.targets)
+        startTarget(t);
     auto capture = std::make_unique<Child>();
     capture->name = "capture";
     capture->isCapture = true;
-    capture->spec = ChildSpec{siblingProgram("pushcap-capture"),
-                              captureArguments(m_config, m_segment, m_options.offlineFiles, m_interfaces),
-                              ""};
+    capture->spec =
+        ChildSpec{siblingProgram("pushcap-capture"),
+                  captureArguments(m_config, m_segment, m_options.offlineFiles, m_interfaces), ""};
     capture->policy = RestartPolicy(m_options.limits, /*essential=*/true);
     spawn(*capture);
     m_children.push_back(std::move(capture));
@@ -168,14 +200,16 @@ void Supervisor::spawn(Child& child) {
 
 Supervisor::Child* Supervisor::findChild(pid_t pid) {
     for (auto& c : m_children) {
-        if (c->proc.pid == pid) return c.get();
+        if (c->proc.pid == pid)
+            return c.get();
     }
     return nullptr;
 }
 
 Supervisor::Child* Supervisor::findChild(const std::string& name) {
     for (auto& c : m_children) {
-        if (c->name == name) return c.get();
+        if (c->name == name)
+            return c.get();
     }
     return nullptr;
 }
@@ -210,7 +244,8 @@ void Supervisor::readEvents(Child& child) {
             childEvent(child, proto::parseChildEvent(child.pendingLine.substr(0, nl)));
             child.pendingLine.erase(0, nl + 1);
         }
-        if (child.pendingLine.size() > 65536) child.pendingLine.clear();  // a broken child: drop
+        if (child.pendingLine.size() > 65536)
+            child.pendingLine.clear();  // a broken child: drop
     }
 }
 
@@ -221,7 +256,8 @@ void Supervisor::childEvent(Child& child, const std::vector<std::string>& f) {
     if (f[0] == "file_opened" && f.size() >= 2) {
         child.currentFile = f[1];
     } else if (f[0] == "file_completed" && f.size() >= 6) {
-        if (child.currentFile == f[1]) child.currentFile.clear();
+        if (child.currentFile == f[1])
+            child.currentFile.clear();
         v1::Event e;
         e.set_instance(m_instance);
         e.set_unix_time_ns(unixNowNs());
@@ -238,7 +274,8 @@ void Supervisor::childEvent(Child& child, const std::vector<std::string>& f) {
         spdlog::warn("{}: {}", child.name, f[1]);
     } else if (f[0] == "progress" && f.size() >= 3) {
         m_inputDone = number(1);
-        if (number(2) != 0) m_inputTotal = number(2);
+        if (number(2) != 0)
+            m_inputTotal = number(2);
     }
 }
 
@@ -246,18 +283,24 @@ void Supervisor::handleSignals() {
     signalfd_siginfo info{};
     while (::read(m_signalFd, &info, sizeof info) == sizeof info) {
         switch (info.ssi_signo) {
-            case SIGCHLD: reap(); break;
+            case SIGCHLD:
+                reap();
+                break;
             case SIGTERM:
             case SIGINT:
                 if (m_stopping) {
-                    spdlog::warn("second {}: stopping now", strsignal(static_cast<int>(info.ssi_signo)));
+                    spdlog::warn("second {}: stopping now",
+                                 strsignal(static_cast<int>(info.ssi_signo)));
                     m_stopDeadline = Clock::now();
                 } else {
                     beginShutdown(strsignal(static_cast<int>(info.ssi_signo)));
                 }
                 break;
-            case SIGHUP: reload(); break;
-            default: break;
+            case SIGHUP:
+                reload();
+                break;
+            default:
+                break;
         }
     }
 }
@@ -266,17 +309,21 @@ void Supervisor::reap() {
     int status = 0;
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        if (Child* c = findChild(pid)) childExited(*c, status);
+        if (Child* c = findChild(pid))
+            childExited(*c, status);
     }
 }
 
 void Supervisor::childExited(Child& child, int status) {
-    if (child.proc.readyFd >= 0) readReady(child);
+    if (child.proc.readyFd >= 0)
+        readReady(child);
     if (child.proc.eventsFd >= 0) {
         readEvents(child);
-        if (child.proc.eventsFd >= 0) ::close(child.proc.eventsFd);
+        if (child.proc.eventsFd >= 0)
+            ::close(child.proc.eventsFd);
     }
-    if (child.proc.readyFd >= 0) ::close(child.proc.readyFd);
+    if (child.proc.readyFd >= 0)
+        ::close(child.proc.readyFd);
     child.proc = SpawnedChild{};
     child.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     child.exitSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -284,8 +331,10 @@ void Supervisor::childExited(Child& child, int status) {
     const auto now = Clock::now();
 
     ChildExit kind = ChildExit::Crashed;
-    if (child.exitCode == 0) kind = ChildExit::Done;
-    if (child.exitCode == workers::EXIT_BAD_CONFIG || child.exitCode == workers::EXIT_USAGE) kind = ChildExit::BadConfig;
+    if (child.exitCode == 0)
+        kind = ChildExit::Done;
+    if (child.exitCode == workers::EXIT_BAD_CONFIG || child.exitCode == workers::EXIT_USAGE)
+        kind = ChildExit::BadConfig;
     RestartDecision d;
     if (child.isCapture && child.exitCode == EXIT_INPUT_DAMAGED) {
         d.action = RestartDecision::Action::Fail;
@@ -303,7 +352,8 @@ void Supervisor::childExited(Child& child, int status) {
         // or crashed on the way out, it is stopped: its replacement or removal goes ahead, and a
         // successor on the same slot completes whatever it left pending.
         d.action = RestartDecision::Action::Stop;
-        if (kind != ChildExit::Done) spdlog::warn("{}: did not stop cleanly ({})", child.name, how);
+        if (kind != ChildExit::Done)
+            spdlog::warn("{}: did not stop cleanly ({})", child.name, how);
     } else {
         d = child.policy.exited(now, kind);
     }
@@ -332,7 +382,8 @@ void Supervisor::childExited(Child& child, int status) {
             m_failures.push_back(child.name + ": " + d.reason);
             if (child.isCapture) {
                 m_ring->markFinished();  // let the workers complete what was delivered
-                if (!m_offline && !m_stopping) beginShutdown("capture failed");
+                if (!m_offline && !m_stopping)
+                    beginShutdown("capture failed");
             } else {
                 m_ring->releaseConsumer(child.name);  // a lossless producer must not wait for it
             }
@@ -345,14 +396,16 @@ void Supervisor::childExited(Child& child, int status) {
             child.lastError = child.lastError.empty() ? how : child.lastError;
             ce->set_action("restart");
             ce->set_restart_in_seconds(in);
-            spdlog::warn("{}: exited with {}; restart #{} in {:.1f} s", child.name, how, child.policy.restarts(), in);
+            spdlog::warn("{}: exited with {}; restart #{} in {:.1f} s", child.name, how,
+                         child.policy.restarts(), in);
             break;
         }
     }
     m_status->publish("child_exited", e);
 
     // Whatever way the capture ended for good, the workers must drain and see end-of-stream.
-    if (child.isCapture && child.state != ChildState::Restarting) m_ring->markFinished();
+    if (child.isCapture && child.state != ChildState::Restarting)
+        m_ring->markFinished();
     if (!child.isCapture && child.state == ChildState::Stopped && child.replacement) {
         // A changed target: the old worker completed its files; the new one resumes its slot.
         child.spec = *child.replacement;
@@ -379,7 +432,8 @@ void Supervisor::beginShutdown(const std::string& why) {
     if (capture != nullptr && capture->proc.pid > 0) {
         ::kill(capture->proc.pid, SIGTERM);
     } else {
-        if (capture != nullptr) capture->restartPending = false;
+        if (capture != nullptr)
+            capture->restartPending = false;
         m_ring->markFinished();
     }
 }
@@ -393,7 +447,8 @@ void Supervisor::reload() {
     PushConfig next;
     try {
         next = loadConfig(m_config.file);
-        for (const TargetConfig& t : next.targets) sourceIdsFor(t, m_interfaces);
+        for (const TargetConfig& t : next.targets)
+            sourceIdsFor(t, m_interfaces);
     } catch (const std::exception& ex) {
         spdlog::error("reload rejected, the running configuration stays: {}", ex.what());
         cc->set_accepted(false);
@@ -403,12 +458,15 @@ void Supervisor::reload() {
     }
     if (next.instance != m_config.instance || next.ringBytes != m_config.ringBytes ||
         next.interfaces != m_config.interfaces || next.statusEndpoint != m_config.statusEndpoint) {
-        spdlog::warn("reload: Instance, RingSize, Interface and StatusEndpoint changes take effect at the next start");
+        spdlog::warn(
+            "reload: Instance, RingSize, Interface and StatusEndpoint changes take effect at the "
+            "next start");
     }
     next.instance = m_config.instance;
     next.statusEndpoint = m_config.statusEndpoint;
     next.ringBytes = m_config.ringBytes;
-    if (!m_options.logDir.empty()) next.logDir = m_options.logDir;
+    if (!m_options.logDir.empty())
+        next.logDir = m_options.logDir;
     std::set<std::string> wanted;
     for (const TargetConfig& t : next.targets) {
         wanted.insert(t.desc);
@@ -419,7 +477,8 @@ void Supervisor::reload() {
             continue;
         }
         c->removeWhenStopped = false;
-        if (c->fingerprint == t.fingerprint()) continue;
+        if (c->fingerprint == t.fingerprint())
+            continue;
         cc->add_restarted(t.desc);
         ChildSpec spec = workerSpec(t);
         if (c->proc.pid > 0) {
@@ -437,7 +496,8 @@ void Supervisor::reload() {
         }
     }
     for (auto& c : m_children) {
-        if (c->isCapture || wanted.count(c->name) != 0) continue;
+        if (c->isCapture || wanted.count(c->name) != 0)
+            continue;
         cc->add_stopped(c->name);
         c->removeWhenStopped = true;
         c->stopRequested = true;
@@ -460,8 +520,8 @@ void Supervisor::reload() {
     }
     m_config.targets = next.targets;
     cc->set_accepted(true);
-    spdlog::info("reloaded {}: {} started, {} restarted, {} stopped", m_config.file, cc->started_size(),
-                 cc->restarted_size(), cc->stopped_size());
+    spdlog::info("reloaded {}: {} started, {} restarted, {} stopped", m_config.file,
+                 cc->started_size(), cc->restarted_size(), cc->stopped_size());
     m_status->publish("config_changed", e);
 }
 
@@ -470,7 +530,8 @@ void Supervisor::publishSnapshot() {
     const auto now = Clock::now();
     if (m_lastRateAt != Clock::time_point{}) {
         double dt = std::chrono::duration<double>(now - m_lastRateAt).count();
-        if (dt > 0) m_byteRate = 0.7 * m_byteRate + 0.3 * double(ring.writePos - m_lastWritePos) / dt;
+        if (dt > 0)
+            m_byteRate = 0.7 * m_byteRate + 0.3 * double(ring.writePos - m_lastWritePos) / dt;
     }
     m_lastWritePos = ring.writePos;
     m_lastRateAt = now;
@@ -482,7 +543,8 @@ void Supervisor::publishSnapshot() {
     s.set_uptime_seconds(std::chrono::duration<double>(now - m_started).count());
     std::uint64_t maxLag = 0;
     for (const auto& c : m_children) {
-        if (c->isCapture) continue;
+        if (c->isCapture)
+            continue;
         v1::TargetStatus* t = s.add_targets();
         t->set_desc(c->name);
         t->set_state(toProto(c->state));
@@ -491,7 +553,8 @@ void Supervisor::publishSnapshot() {
         t->set_current_file(c->currentFile);
         t->set_last_error(c->lastError);
         for (const router::ConsumerSnapshot& slot : ring.consumers) {
-            if (slot.name != c->name) continue;
+            if (slot.name != c->name)
+                continue;
             t->set_packets_seen(slot.counters[router::COUNTER_PACKETS_READ]);
             t->set_packets_lost(slot.counters[router::COUNTER_PACKETS_LOST]);
             t->set_bytes_lost(slot.counters[router::COUNTER_BYTES_LOST]);
@@ -524,33 +587,39 @@ void Supervisor::publishSnapshot() {
 }
 
 void Supervisor::showProgress(bool final) {
-    if (!m_options.showProgress || !m_offline) return;
+    if (!m_options.showProgress || !m_offline)
+        return;
     const double elapsed = std::chrono::duration<double>(Clock::now() - m_started).count();
     const double done = double(m_inputDone);
     const double total = double(std::max<std::uint64_t>(m_inputTotal, 1));
     const double rate = elapsed > 0 ? done / elapsed : 0;
     const double eta = rate > 0 ? (total - done) / rate : 0;
-    std::fprintf(stderr, "\r[pushcapd] %5.1f%%  %s of %s  %s/s  ETA %02d:%02d  ", 100.0 * done / total,
-                 humanBytes(done).c_str(), humanBytes(total).c_str(), humanBytes(rate).c_str(),
-                 int(eta) / 60, int(eta) % 60);
-    if (final) std::fputc('\n', stderr);
+    std::fprintf(stderr, "\r[pushcapd] %5.1f%%  %s of %s  %s/s  ETA %02d:%02d  ",
+                 100.0 * done / total, humanBytes(done).c_str(), humanBytes(total).c_str(),
+                 humanBytes(rate).c_str(), int(eta) / 60, int(eta) % 60);
+    if (final)
+        std::fputc('\n', stderr);
     std::fflush(stderr);
 }
 
 bool Supervisor::allDone() const {
     for (const auto& c : m_children) {
-        if (c->proc.pid > 0 || c->restartPending) return false;
+        if (c->proc.pid > 0 || c->restartPending)
+            return false;
     }
     return true;
 }
 
 int Supervisor::pollTimeoutMs() const {
     auto next = m_nextSnapshot;
-    if (m_options.showProgress && m_offline) next = std::min(next, m_nextProgress);
+    if (m_options.showProgress && m_offline)
+        next = std::min(next, m_nextProgress);
     for (const auto& c : m_children) {
-        if (c->restartPending) next = std::min(next, c->restartAt);
+        if (c->restartPending)
+            next = std::min(next, c->restartAt);
     }
-    if (m_stopping) next = std::min(next, m_stopDeadline);
+    if (m_stopping)
+        next = std::min(next, m_stopDeadline);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
     return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
 }
@@ -576,12 +645,16 @@ int Supervisor::run() {
         ::poll(fds.data(), fds.size(), pollTimeoutMs());
         // Child pipes first: a child's last events must be read before its exit is handled.
         for (std::size_t i = 1; i < fds.size(); ++i) {
-            if (fds[i].revents == 0) continue;
+            if (fds[i].revents == 0)
+                continue;
             Child* c = owners[i];
-            if (fds[i].fd == c->proc.readyFd) readReady(*c);
-            else if (fds[i].fd == c->proc.eventsFd) readEvents(*c);
+            if (fds[i].fd == c->proc.readyFd)
+                readReady(*c);
+            else if (fds[i].fd == c->proc.eventsFd)
+                readEvents(*c);
         }
-        if (fds[0].revents != 0) handleSignals();
+        if (fds[0].revents != 0)
+            handleSignals();
 
         const auto now = Clock::now();
         for (std::size_t i = 0; i < m_children.size(); ++i) {
@@ -616,14 +689,17 @@ int Supervisor::run() {
             }
         }
         const Child* capture = findChild("capture");
-        const bool captureDone = capture == nullptr || (capture->proc.pid <= 0 && !capture->restartPending);
-        if (captureDone && allDone() && (m_offline || m_stopping)) break;
+        const bool captureDone =
+            capture == nullptr || (capture->proc.pid <= 0 && !capture->restartPending);
+        if (captureDone && allDone() && (m_offline || m_stopping))
+            break;
     }
     publishSnapshot();
     showProgress(true);
     if (!m_failures.empty()) {
         std::string all;
-        for (const std::string& f : m_failures) all += (all.empty() ? "" : "; ") + f;
+        for (const std::string& f : m_failures)
+            all += (all.empty() ? "" : "; ") + f;
         spdlog::error("finished with failures: {}", all);
         return workers::EXIT_RUNTIME_ERROR;
     }

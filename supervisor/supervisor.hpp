@@ -40,13 +40,13 @@ struct SupervisorOptions {
 enum class ChildState { Starting, Running, Restarting, Failed, Stopped };
 
 class Supervisor {
-public:
+  public:
     Supervisor(SupervisorOptions options, PushConfig config);
     ~Supervisor();
     // Runs until done (offline), or until SIGTERM/SIGINT. Returns the process exit code.
     int run();
 
-private:
+  private:
     struct Child {
         std::string name;  // target Desc, or "capture"
         bool isCapture = false;

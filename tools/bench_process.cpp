@@ -14,21 +14,28 @@ double secondsSince(BenchClock::time_point t) {
     return std::chrono::duration<double>(BenchClock::now() - t).count();
 }
 
-std::string selfDir() { return std::filesystem::canonical("/proc/self/exe").parent_path().string(); }
+std::string selfDir() {
+    return std::filesystem::canonical("/proc/self/exe").parent_path().string();
+}
 
 pid_t spawnProgram(const std::vector<std::string>& argv, const std::string& out, int readyFd,
                    const std::string& err) {
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid < 0)
+        throw std::runtime_error("fork failed");
     if (pid == 0) {
         const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) ::dup2(fd, 1);
+        if (fd >= 0)
+            ::dup2(fd, 1);
         const int errFd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (errFd >= 0) ::dup2(errFd, 2);
-        if (readyFd >= 0) ::dup2(readyFd, 3);
+        if (errFd >= 0)
+            ::dup2(errFd, 2);
+        if (readyFd >= 0)
+            ::dup2(readyFd, 3);
         ::execvp(args[0], args.data());
         _exit(127);
     }

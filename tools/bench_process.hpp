@@ -17,8 +17,8 @@ double secondsSince(BenchClock::time_point t);
 std::string selfDir();
 // Starts argv (PATH lookup) with stdout to `out`, stderr to `err` (default /dev/null) and, if
 // `readyFd` >= 0, that descriptor as fd 3.
-pid_t spawnProgram(const std::vector<std::string>& argv, const std::string& out,
-                   int readyFd = -1, const std::string& err = "/dev/null");
+pid_t spawnProgram(const std::vector<std::string>& argv, const std::string& out, int readyFd = -1,
+                   const std::string& err = "/dev/null");
 // Exit code, or 128 + signal.
 int waitProgram(pid_t pid);
 int runProgram(const std::vector<std::string>& argv, const std::string& out = "/dev/null");

@@ -82,11 +82,11 @@ struct Netns {
     explicit Netns(std::string n) : name(std::move(n)) {
         ok = runProgram({"ip", "netns", "add", name}) == 0 &&
              runProgram({"ip", "-n", name, "link", "add", "vinj", "type", "veth", "peer", "name",
-                  "vcap"}) == 0 &&
+                         "vcap"}) == 0 &&
              runProgram({"ip", "netns", "exec", name, "sysctl", "-qw",
-                  "net.ipv6.conf.all.disable_ipv6=1"}) == 0 &&
+                         "net.ipv6.conf.all.disable_ipv6=1"}) == 0 &&
              runProgram({"ip", "netns", "exec", name, "sysctl", "-qw",
-                  "net.ipv6.conf.default.disable_ipv6=1"}) == 0 &&
+                         "net.ipv6.conf.default.disable_ipv6=1"}) == 0 &&
              runProgram({"ip", "-n", name, "link", "set", "vinj", "up"}) == 0 &&
              runProgram({"ip", "-n", name, "link", "set", "vcap", "up"}) == 0;
     }
@@ -126,10 +126,10 @@ std::vector<InjectStep> injectSweep(const std::string& bin, const std::string& i
     int ready[2];
     if (::pipe2(ready, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe failed");
-    const pid_t cap =
-        spawnProgram({"ip", "netns", "exec", ns.name, bin + "/pushcap-capture", "--ring", janitor.name(),
-               "-i", "vcap", "--ready-fd", "3", "--buffer-bytes", "268435456"},
-              "/dev/null", ready[1]);
+    const pid_t cap = spawnProgram(
+        {"ip", "netns", "exec", ns.name, bin + "/pushcap-capture", "--ring", janitor.name(), "-i",
+         "vcap", "--ready-fd", "3", "--buffer-bytes", "268435456"},
+        "/dev/null", ready[1]);
     ::close(ready[1]);
     pollfd p{ready[0], POLLIN, 0};
     const bool up = ::poll(&p, 1, 20'000) == 1;
@@ -141,7 +141,8 @@ std::vector<InjectStep> injectSweep(const std::string& bin, const std::string& i
             s.targetPps = pps;
             const std::uint64_t count = static_cast<std::uint64_t>(double(pps) * seconds);
             const std::string out = dir + "/inject.json";
-            if (runProgram({"ip", "netns", "exec", ns.name, bin + "/pushcap-gen", "--inject", "vinj",
+            if (runProgram(
+                    {"ip", "netns", "exec", ns.name, bin + "/pushcap-gen", "--inject", "vinj",
                      "--pps", std::to_string(pps), "--count", std::to_string(count), "--quiet"},
                     out) != 0) {
                 break;

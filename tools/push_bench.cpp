@@ -22,8 +22,10 @@ struct BenchTarget {
     const char* filter;
 };
 
-const BenchTarget TARGETS[] = {
-    {"tcp", "tcp"}, {"udp", "udp"}, {"net-tcp", "net 192.168.1.0/24 and tcp"}, {"https", "port 443"}};
+const BenchTarget TARGETS[] = {{"tcp", "tcp"},
+                               {"udp", "udp"},
+                               {"net-tcp", "net 192.168.1.0/24 and tcp"},
+                               {"https", "port 443"}};
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -34,7 +36,8 @@ std::uint64_t treeBytes(const std::string& dir) {
     std::uint64_t total = 0;
     std::error_code ec;
     for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-        if (e.is_regular_file()) total += e.file_size();
+        if (e.is_regular_file())
+            total += e.file_size();
     }
     return total;
 }
@@ -47,9 +50,9 @@ void fresh(const std::string& dir) {
 std::string writeConfig(const std::string& dir) {
     std::string text = "local Config = {}\nConfig.Target = {}\n";
     for (const BenchTarget& t : TARGETS) {
-        text += std::string("table.insert(Config.Target, { Desc = \"") + t.name + "\", Mode = \"File\", Path = \"" +
-                dir + "/out/" + t.name + "/" + t.name + "\", Split = \"--split-time 60e9\", FilterBPF = \"" +
-                t.filter + "\" })\n";
+        text += std::string("table.insert(Config.Target, { Desc = \"") + t.name +
+                "\", Mode = \"File\", Path = \"" + dir + "/out/" + t.name + "/" + t.name +
+                "\", Split = \"--split-time 60e9\", FilterBPF = \"" + t.filter + "\" })\n";
     }
     text += "return Config\n";
     const std::string path = dir + "/bench.lua";
@@ -61,12 +64,15 @@ double timePushcapd(const std::string& bin, const std::string& config, const std
                     const std::string& dir) {
     fresh(dir + "/out");
     const auto t = BenchClock::now();
-    const int rc = runProgram({bin + "/pushcapd", "-c", config, "--offline", input, "--instance",
-                               "bench" + std::to_string(::getpid()), "--status", "ipc://" + dir + "/status.sock",
-                               "--log-dir", dir + "/log", "--no-progress"},
-                              dir + "/pushcapd.out");
+    const int rc =
+        runProgram({bin + "/pushcapd", "-c", config, "--offline", input, "--instance",
+                    "bench" + std::to_string(::getpid()), "--status",
+                    "ipc://" + dir + "/status.sock", "--log-dir", dir + "/log", "--no-progress"},
+                   dir + "/pushcapd.out");
     const double s = secondsSince(t);
-    if (rc != 0) throw std::runtime_error("pushcapd failed (exit " + std::to_string(rc) + "), see " + dir + "/log");
+    if (rc != 0)
+        throw std::runtime_error("pushcapd failed (exit " + std::to_string(rc) + "), see " + dir +
+                                 "/log");
     return s;
 }
 
@@ -75,19 +81,21 @@ double timeTcpdumps(const std::string& input, const std::string& dir) {
     const auto t = BenchClock::now();
     std::vector<pid_t> pids;
     for (const BenchTarget& target : TARGETS) {
-        pids.push_back(spawnProgram({"tcpdump", "-r", input, "-w", dir + "/tcpdump/" + target.name + ".pcap",
-                                     target.filter},
+        pids.push_back(spawnProgram({"tcpdump", "-r", input, "-w",
+                                     dir + "/tcpdump/" + target.name + ".pcap", target.filter},
                                     "/dev/null"));
     }
     for (pid_t pid : pids) {
-        if (waitProgram(pid) != 0) throw std::runtime_error("tcpdump failed");
+        if (waitProgram(pid) != 0)
+            throw std::runtime_error("tcpdump failed");
     }
     return secondsSince(t);
 }
 
 double timeCat(const std::string& input, const std::string& dir) {
     const auto t = BenchClock::now();
-    if (runProgram({"cat", input}, dir + "/cat.out") != 0) throw std::runtime_error("cat failed");
+    if (runProgram({"cat", input}, dir + "/cat.out") != 0)
+        throw std::runtime_error("cat failed");
     const double s = secondsSince(t);
     fs::remove(dir + "/cat.out");
     return s;
@@ -103,13 +111,14 @@ int runPushBench(const PushBenchOptions& o) {
         // IMIX averages ~370 bytes a record: pick the packet count that gives the size asked for.
         input = o.dir + "/input.pcap";
         const std::uint64_t packets = o.inputBytes / 370;
-        if (runProgram({bin + "/pushcap-gen", "--quiet", "--out", input, "--count", std::to_string(packets),
-                        "--duration", "600", "--seed", "1"}) != 0) {
+        if (runProgram({bin + "/pushcap-gen", "--quiet", "--out", input, "--count",
+                        std::to_string(packets), "--duration", "600", "--seed", "1"}) != 0) {
             throw std::runtime_error("pushcap-gen failed");
         }
     }
     struct stat st {};
-    if (::stat(input.c_str(), &st) != 0) throw std::runtime_error("cannot read " + input);
+    if (::stat(input.c_str(), &st) != 0)
+        throw std::runtime_error("cannot read " + input);
     const std::string config = writeConfig(o.dir);
     runProgram({"cat", input});  // warm the page cache for everyone alike
 
@@ -123,19 +132,24 @@ int runPushBench(const PushBenchOptions& o) {
         cats.push_back(timeCat(input, o.dir));
     }
     const double p = median(push), d = median(dumps), c = median(cats);
-    std::printf("pushcap-bench push: %s (%.2f GiB), 4 targets (tcp; udp; net 192.168.1.0/24 and tcp; "
-                "port 443), --split-time 60e9, output on %s, median of %d rounds\n\n",
-                input.c_str(), double(st.st_size) / double(1ULL << 30), o.dir.c_str(), o.rounds);
+    std::printf(
+        "pushcap-bench push: %s (%.2f GiB), 4 targets (tcp; udp; net 192.168.1.0/24 and tcp; "
+        "port 443), --split-time 60e9, output on %s, median of %d rounds\n\n",
+        input.c_str(), double(st.st_size) / double(1ULL << 30), o.dir.c_str(), o.rounds);
     std::printf("%-36s %10s %12s %10s\n", "", "seconds", "written GB", "x floor");
-    std::printf("%-36s %10.3f %12.3f %10.2f\n", "cat IN > OUT (copy floor)", c, double(st.st_size) / 1e9, 1.0);
-    std::printf("%-36s %10.3f %12.3f %10.2f\n", "4 x tcpdump -r IN -w OUT FILTER", d, double(dumpOut) / 1e9, d / c);
-    std::printf("%-36s %10.3f %12.3f %10.2f\n", "pushcapd --offline (4 targets)", p, double(pushOut) / 1e9, p / c);
+    std::printf("%-36s %10.3f %12.3f %10.2f\n", "cat IN > OUT (copy floor)", c,
+                double(st.st_size) / 1e9, 1.0);
+    std::printf("%-36s %10.3f %12.3f %10.2f\n", "4 x tcpdump -r IN -w OUT FILTER", d,
+                double(dumpOut) / 1e9, d / c);
+    std::printf("%-36s %10.3f %12.3f %10.2f\n", "pushcapd --offline (4 targets)", p,
+                double(pushOut) / 1e9, p / c);
     std::printf("\npushcapd is %.2fx the speed of 4 parallel tcpdumps\n", d / p);
-    std::printf("{\"input_bytes\":%lld,\"pushcapd_s\":%.4f,\"tcpdump4_s\":%.4f,\"cat_floor_s\":%.4f,"
-                "\"speedup_vs_tcpdump\":%.3f,\"pushcapd_x_floor\":%.3f,\"pushcapd_out_bytes\":%llu,"
-                "\"tcpdump_out_bytes\":%llu}\n",
-                (long long)st.st_size, p, d, c, d / p, p / c, (unsigned long long)pushOut,
-                (unsigned long long)dumpOut);
+    std::printf(
+        "{\"input_bytes\":%lld,\"pushcapd_s\":%.4f,\"tcpdump4_s\":%.4f,\"cat_floor_s\":%.4f,"
+        "\"speedup_vs_tcpdump\":%.3f,\"pushcapd_x_floor\":%.3f,\"pushcapd_out_bytes\":%llu,"
+        "\"tcpdump_out_bytes\":%llu}\n",
+        (long long)st.st_size, p, d, c, d / p, p / c, (unsigned long long)pushOut,
+        (unsigned long long)dumpOut);
     fs::remove_all(o.dir + "/out");
     fs::remove_all(o.dir + "/tcpdump");
     return 0;

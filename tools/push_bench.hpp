@@ -9,7 +9,7 @@
 namespace pushcap::tools {
 
 struct PushBenchOptions {
-    std::string input;                   // empty: generate one with pushcap-gen
+    std::string input;  // empty: generate one with pushcap-gen
     std::uint64_t inputBytes = 1ULL << 30;
     std::string dir = "/dev/shm/pushcap-bench-push";  // outputs (tmpfs)
     int rounds = 3;

@@ -14,37 +14,39 @@
 namespace {
 
 void usage(FILE* out) {
-    std::fprintf(out,
-                 "usage: pushcap-bench ring [--bytes N] [--ring-bytes N] [--batch-bytes N]\n"
-                 "\n"
-                 "  ring   one producer and K=1,4 consumer processes over a shared-memory ring,\n"
-                 "         64 B, 1500 B and IMIX packets, beside single-core memcpy in the same run.\n"
-                 "         Prints a table, then one JSON object on the last line.\n"
-                 "\n"
-                 "  --bytes N        packet bytes per run (default 2 GiB)\n"
-                 "  --ring-bytes N   ring data capacity, a power of two (default 64 MiB)\n"
-                 "  --batch-bytes N  largest batch (default 256 KiB)\n"
-                 "\n"
-                 "usage: pushcap-bench capture [--file-bytes N] [--dir DIR] [--inject-seconds S]\n"
-                 "\n"
-                 "  capture  pushcap-capture file -> ring (IMIX and 64 B) beside cat FILE > /dev/null,\n"
-                 "           then the highest pushcap-gen --inject rate into a veth with 0 capture\n"
-                 "           drops (root only). Prints a table, then one JSON object on the last line.\n"
-                 "\n"
-                 "usage: pushcap-bench push [--input FILE] [--bytes N] [--dir DIR] [--rounds N]\n"
-                 "\n"
-                 "  push     pushcapd --offline with 4 targets (tcp; udp; net 192.168.1.0/24 and tcp;\n"
-                 "           port 443; --split-time 60e9) beside 4 parallel tcpdump -r IN -w OUT FILTER\n"
-                 "           and cat IN > OUT, same input (generated, ~1 GiB IMIX, unless --input),\n"
-                 "           output on tmpfs (--dir, default /dev/shm/pushcap-bench-push), medians of\n"
-                 "           --rounds (default 3). Prints a table, then one JSON object.\n");
+    std::fprintf(
+        out,
+        "usage: pushcap-bench ring [--bytes N] [--ring-bytes N] [--batch-bytes N]\n"
+        "\n"
+        "  ring   one producer and K=1,4 consumer processes over a shared-memory ring,\n"
+        "         64 B, 1500 B and IMIX packets, beside single-core memcpy in the same run.\n"
+        "         Prints a table, then one JSON object on the last line.\n"
+        "\n"
+        "  --bytes N        packet bytes per run (default 2 GiB)\n"
+        "  --ring-bytes N   ring data capacity, a power of two (default 64 MiB)\n"
+        "  --batch-bytes N  largest batch (default 256 KiB)\n"
+        "\n"
+        "usage: pushcap-bench capture [--file-bytes N] [--dir DIR] [--inject-seconds S]\n"
+        "\n"
+        "  capture  pushcap-capture file -> ring (IMIX and 64 B) beside cat FILE > /dev/null,\n"
+        "           then the highest pushcap-gen --inject rate into a veth with 0 capture\n"
+        "           drops (root only). Prints a table, then one JSON object on the last line.\n"
+        "\n"
+        "usage: pushcap-bench push [--input FILE] [--bytes N] [--dir DIR] [--rounds N]\n"
+        "\n"
+        "  push     pushcapd --offline with 4 targets (tcp; udp; net 192.168.1.0/24 and tcp;\n"
+        "           port 443; --split-time 60e9) beside 4 parallel tcpdump -r IN -w OUT FILTER\n"
+        "           and cat IN > OUT, same input (generated, ~1 GiB IMIX, unless --input),\n"
+        "           output on tmpfs (--dir, default /dev/shm/pushcap-bench-push), medians of\n"
+        "           --rounds (default 3). Prints a table, then one JSON object.\n");
 }
 
 std::uint64_t parseSize(const char* flag, const char* text) {
     char* end = nullptr;
     double v = std::strtod(text, &end);
     if (end == text || *end != '\0' || v <= 0) {
-        std::fprintf(stderr, "pushcap-bench: %s: expected a positive number, got '%s'\n", flag, text);
+        std::fprintf(stderr, "pushcap-bench: %s: expected a positive number, got '%s'\n", flag,
+                     text);
         std::exit(2);
     }
     return static_cast<std::uint64_t>(v);
@@ -67,11 +69,15 @@ int main(int argc, char** argv) {
                     std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
                     return 2;
                 }
-                if (flag == "--bytes") o.bytesPerRun = parseSize(argv[i], argv[i + 1]);
-                else if (flag == "--ring-bytes") o.ringBytes = parseSize(argv[i], argv[i + 1]);
-                else if (flag == "--batch-bytes") o.batchBytes = static_cast<std::uint32_t>(parseSize(argv[i], argv[i + 1]));
+                if (flag == "--bytes")
+                    o.bytesPerRun = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--ring-bytes")
+                    o.ringBytes = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--batch-bytes")
+                    o.batchBytes = static_cast<std::uint32_t>(parseSize(argv[i], argv[i + 1]));
                 else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n", flag.c_str());
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
+                                 flag.c_str());
                     return 2;
                 }
                 ++i;
@@ -87,11 +93,15 @@ int main(int argc, char** argv) {
                     std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
                     return 2;
                 }
-                if (flag == "--file-bytes") o.fileBytes = parseSize(argv[i], argv[i + 1]);
-                else if (flag == "--dir") o.dir = argv[i + 1];
-                else if (flag == "--inject-seconds") o.injectSeconds = std::atof(argv[i + 1]);
+                if (flag == "--file-bytes")
+                    o.fileBytes = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--dir")
+                    o.dir = argv[i + 1];
+                else if (flag == "--inject-seconds")
+                    o.injectSeconds = std::atof(argv[i + 1]);
                 else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n", flag.c_str());
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
+                                 flag.c_str());
                     return 2;
                 }
                 ++i;
@@ -106,12 +116,17 @@ int main(int argc, char** argv) {
                     std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
                     return 2;
                 }
-                if (flag == "--input") o.input = argv[i + 1];
-                else if (flag == "--bytes") o.inputBytes = parseSize(argv[i], argv[i + 1]);
-                else if (flag == "--dir") o.dir = argv[i + 1];
-                else if (flag == "--rounds") o.rounds = static_cast<int>(parseSize(argv[i], argv[i + 1]));
+                if (flag == "--input")
+                    o.input = argv[i + 1];
+                else if (flag == "--bytes")
+                    o.inputBytes = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--dir")
+                    o.dir = argv[i + 1];
+                else if (flag == "--rounds")
+                    o.rounds = static_cast<int>(parseSize(argv[i], argv[i + 1]));
                 else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n", flag.c_str());
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
+                                 flag.c_str());
                     return 2;
                 }
                 ++i;

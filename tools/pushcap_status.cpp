@@ -13,7 +13,8 @@
 
 namespace {
 
-const char* const USAGE = R"(usage: pushcap-status [--endpoint ENDPOINT] [--once] [--json] [--timeout SEC]
+const char* const USAGE =
+    R"(usage: pushcap-status [--endpoint ENDPOINT] [--once] [--json] [--timeout SEC]
 
 Shows what a running pushcapd does: the capture line, then one row per target (state,
 packets/s, Gbit/s, lag, files, restarts, lost packets, write errors, current file or last error).
@@ -45,7 +46,9 @@ int main(int argc, char** argv) {
         } else if (a == "--timeout" && i + 1 < argc) {
             timeout = std::atof(argv[++i]);
         } else {
-            std::fprintf(stderr, "pushcap-status: unknown or incomplete argument '%s' (see --help)\n", a.c_str());
+            std::fprintf(stderr,
+                         "pushcap-status: unknown or incomplete argument '%s' (see --help)\n",
+                         a.c_str());
             return 2;
         }
     }
@@ -67,28 +70,35 @@ int main(int argc, char** argv) {
     for (;;) {
         zmq::message_t topic, body;
         if (!sub.recv(topic)) {
-            const double idle = std::chrono::duration<double>(std::chrono::steady_clock::now() - lastData).count();
+            const double idle =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - lastData).count();
             if (once && idle >= timeout) {
-                std::fprintf(stderr, "pushcap-status: nothing is publishing on %s (waited %.0f s): is pushcapd running?\n",
+                std::fprintf(stderr,
+                             "pushcap-status: nothing is publishing on %s (waited %.0f s): is "
+                             "pushcapd running?\n",
                              endpoint.c_str(), idle);
                 return 1;
             }
             if (!once && idle >= 3 && !warned) {
                 char when[32] = "never";
-                if (lastWall != 0) std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&lastWall));
-                std::fprintf(stderr, "pushcap-status: no data from %s since %s (waiting)\n", endpoint.c_str(), when);
+                if (lastWall != 0)
+                    std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&lastWall));
+                std::fprintf(stderr, "pushcap-status: no data from %s since %s (waiting)\n",
+                             endpoint.c_str(), when);
                 warned = true;
             }
             continue;
         }
-        if (!topic.more() || !sub.recv(body)) continue;
+        if (!topic.more() || !sub.recv(body))
+            continue;
         lastData = std::chrono::steady_clock::now();
         lastWall = std::time(nullptr);
         warned = false;
         const std::string t = topic.to_string();
         if (t == "pushcap.status") {
             pushcap::v1::Snapshot s;
-            if (!s.ParseFromArray(body.data(), static_cast<int>(body.size()))) continue;
+            if (!s.ParseFromArray(body.data(), static_cast<int>(body.size())))
+                continue;
             if (json) {
                 std::printf("%s\n", pushcap::tools::StatusView::json(s, t).c_str());
             } else {
@@ -97,10 +107,12 @@ int main(int argc, char** argv) {
             }
         } else if (json) {
             pushcap::v1::Event e;
-            if (!e.ParseFromArray(body.data(), static_cast<int>(body.size()))) continue;
+            if (!e.ParseFromArray(body.data(), static_cast<int>(body.size())))
+                continue;
             std::printf("%s\n", pushcap::tools::StatusView::json(e, t).c_str());
         }
         std::fflush(stdout);
-        if (once && t == "pushcap.status") return 0;
+        if (once && t == "pushcap.status")
+            return 0;
     }
 }

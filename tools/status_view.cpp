@@ -9,12 +9,18 @@ namespace {
 
 const char* stateName(v1::TargetState s) {
     switch (s) {
-        case v1::STARTING: return "STARTING";
-        case v1::RUNNING: return "RUNNING";
-        case v1::RESTARTING: return "RESTARTING";
-        case v1::FAILED: return "FAILED";
-        case v1::STOPPED: return "STOPPED";
-        default: return "?";
+        case v1::STARTING:
+            return "STARTING";
+        case v1::RUNNING:
+            return "RUNNING";
+        case v1::RESTARTING:
+            return "RESTARTING";
+        case v1::FAILED:
+            return "FAILED";
+        case v1::STOPPED:
+            return "STOPPED";
+        default:
+            return "?";
     }
 }
 
@@ -25,7 +31,8 @@ std::string format(const char* fmt, auto... args) {
 }
 
 std::string shortened(const std::string& s, std::size_t width) {
-    if (s.size() <= width) return s;
+    if (s.size() <= width)
+        return s;
     return "..." + s.substr(s.size() - (width - 3));
 }
 
@@ -33,7 +40,8 @@ std::string shortened(const std::string& s, std::size_t width) {
 
 std::string StatusView::table(const v1::Snapshot& s) {
     const double now = double(s.unix_time_ns()) / 1e9;
-    auto rate = [&](const std::string& key, std::uint64_t packets, std::uint64_t bytes, double& pps, double& gbps) {
+    auto rate = [&](const std::string& key, std::uint64_t packets, std::uint64_t bytes, double& pps,
+                    double& gbps) {
         Previous& p = m_previous[key];
         pps = gbps = 0;
         if (p.at > 0 && now > p.at) {
@@ -42,30 +50,39 @@ std::string StatusView::table(const v1::Snapshot& s) {
         }
         p = Previous{now, packets, bytes};
     };
-    std::string out = format("pushcap %s  instance %s  up %.0f s  (seq %llu)\n", s.version().c_str(),
-                             s.instance().c_str(), s.uptime_seconds(), (unsigned long long)s.sequence());
+    std::string out =
+        format("pushcap %s  instance %s  up %.0f s  (seq %llu)\n", s.version().c_str(),
+               s.instance().c_str(), s.uptime_seconds(), (unsigned long long)s.sequence());
     for (const v1::CaptureStatus& c : s.captures()) {
         double pps, gbps;
         rate("capture:" + c.source(), c.packets(), c.bytes(), pps, gbps);
-        out += format("capture %-10s %-10s pid %-7u %10.0f pkt/s %7.3f Gbit/s  packets %llu  kernel drops %llu/%llu  "
-                      "ring %.0f%%  restarts %llu",
-                      c.source().c_str(), c.state().c_str(), c.pid(), pps, gbps, (unsigned long long)c.packets(),
-                      (unsigned long long)c.kernel_drops(), (unsigned long long)c.kernel_if_drops(),
-                      c.ring_fill() * 100, (unsigned long long)c.restarts());
+        out += format(
+            "capture %-10s %-10s pid %-7u %10.0f pkt/s %7.3f Gbit/s  packets %llu  kernel drops "
+            "%llu/%llu  "
+            "ring %.0f%%  restarts %llu",
+            c.source().c_str(), c.state().c_str(), c.pid(), pps, gbps,
+            (unsigned long long)c.packets(), (unsigned long long)c.kernel_drops(),
+            (unsigned long long)c.kernel_if_drops(), c.ring_fill() * 100,
+            (unsigned long long)c.restarts());
         if (c.input_bytes_total() > 0) {
-            out += format("  input %.1f%%", 100.0 * double(c.input_bytes_done()) / double(c.input_bytes_total()));
+            out += format("  input %.1f%%",
+                          100.0 * double(c.input_bytes_done()) / double(c.input_bytes_total()));
         }
         out += "\n";
     }
-    out += format("\n%-20s %-10s %7s %10s %8s %9s %7s %9s %9s %8s  %s\n", "TARGET", "STATE", "PID", "pkt/s",
-                  "Gbit/s", "lag s", "files", "restarts", "lost", "wr.err", "CURRENT FILE / LAST ERROR");
+    out += format("\n%-20s %-10s %7s %10s %8s %9s %7s %9s %9s %8s  %s\n", "TARGET", "STATE", "PID",
+                  "pkt/s", "Gbit/s", "lag s", "files", "restarts", "lost", "wr.err",
+                  "CURRENT FILE / LAST ERROR");
     for (const v1::TargetStatus& t : s.targets()) {
         double pps, gbps;
         rate("target:" + t.desc(), t.packets_written(), t.bytes_written(), pps, gbps);
-        const std::string note = t.state() == v1::FAILED || t.current_file().empty() ? t.last_error() : t.current_file();
-        const bool alarm = t.state() == v1::FAILED || t.state() == v1::RESTARTING || t.lag_seconds() > 5;
-        out += format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n", alarm ? "\033[1;31m" : "",
-                      shortened(t.desc(), 20).c_str(), stateName(t.state()), t.pid(), pps, gbps, t.lag_seconds(),
+        const std::string note =
+            t.state() == v1::FAILED || t.current_file().empty() ? t.last_error() : t.current_file();
+        const bool alarm =
+            t.state() == v1::FAILED || t.state() == v1::RESTARTING || t.lag_seconds() > 5;
+        out += format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n",
+                      alarm ? "\033[1;31m" : "", shortened(t.desc(), 20).c_str(),
+                      stateName(t.state()), t.pid(), pps, gbps, t.lag_seconds(),
                       (unsigned long long)t.files_completed(), (unsigned long long)t.restarts(),
                       (unsigned long long)t.packets_lost(), (unsigned long long)t.write_errors(),
                       shortened(note, 60).c_str(), alarm ? "\033[0m" : "");
@@ -78,7 +95,8 @@ std::string StatusView::json(const google::protobuf::Message& message, const std
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;
     options.always_print_primitive_fields = true;
-    if (!google::protobuf::util::MessageToJsonString(message, &body, options).ok()) body = "{}";
+    if (!google::protobuf::util::MessageToJsonString(message, &body, options).ok())
+        body = "{}";
     return "{\"topic\":\"" + topic + "\",\"message\":" + body + "}";
 }
 

@@ -10,12 +10,12 @@
 namespace pushcap::tools {
 
 class StatusView {
-public:
+  public:
     // The live table for this snapshot (rates against the previous one).
     std::string table(const v1::Snapshot& snapshot);
     static std::string json(const google::protobuf::Message& message, const std::string& topic);
 
-private:
+  private:
     struct Previous {
         double at = 0;
         std::uint64_t packets = 0;

@@ -19,10 +19,10 @@ enum WorkerCounter : std::uint32_t {
 
 // Exit codes of pushcap-worker and pushcap-capture that the supervisor acts on.
 inline constexpr int EXIT_OK = 0;
-inline constexpr int EXIT_RUNTIME_ERROR = 1;  // retried with backoff
-inline constexpr int EXIT_USAGE = 2;          // bad command line: permanent
-inline constexpr int EXIT_INPUT_DAMAGED = 65; // EX_DATAERR: a stored capture is truncated or
-                                              // corrupt; what was readable was delivered
-inline constexpr int EXIT_BAD_CONFIG = 78;    // EX_CONFIG: bad filter/path/option: permanent
+inline constexpr int EXIT_RUNTIME_ERROR = 1;   // retried with backoff
+inline constexpr int EXIT_USAGE = 2;           // bad command line: permanent
+inline constexpr int EXIT_INPUT_DAMAGED = 65;  // EX_DATAERR: a stored capture is truncated or
+                                               // corrupt; what was readable was delivered
+inline constexpr int EXIT_BAD_CONFIG = 78;     // EX_CONFIG: bad filter/path/option: permanent
 
 }  // namespace pushcap::workers

@@ -416,7 +416,8 @@ bool Worker::completeFile(std::uint64_t skipPosition, std::uint32_t skipPackets)
     } else {
         ++m_counters.filesCompleted;
         logCompleted(done, m_file);
-        m_events.fileCompleted(done.location, done.bytes, m_file.packets, m_file.firstTsNs, m_file.lastTsNs);
+        m_events.fileCompleted(done.location, done.bytes, m_file.packets, m_file.firstTsNs,
+                               m_file.lastTsNs);
     }
     m_file = OpenFileState{};
     return commitNow(skipPosition, skipPackets);

@@ -70,7 +70,8 @@ TEST_CASE("a consumer SIGKILLed 20 times loses and duplicates nothing", "[ring][
         victim = startConsumer(janitor.name(), "victim", dir, consumerArgs);
         // Kill only consumers that have attached: a kill before that exercises nothing.
         REQUIRE(waitUntil([&] {
-            return loadAcquire(slot.owner_pid) == static_cast<std::uint32_t>(victim->pid()) || victim->poll();
+            return loadAcquire(slot.owner_pid) == static_cast<std::uint32_t>(victim->pid()) ||
+                   victim->poll();
         }));
     }
     requireCleanExit(*producer, "producer");

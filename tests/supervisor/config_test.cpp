@@ -17,8 +17,8 @@ struct TempConfig {
     fs::path path;
     explicit TempConfig(const std::string& text) {
         static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("pushcap-config-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".lua");
+        path = fs::temp_directory_path() / ("pushcap-config-" + std::to_string(::getpid()) + "-" +
+                                            std::to_string(counter++) + ".lua");
         std::ofstream(path) << text;
     }
     ~TempConfig() { fs::remove(path); }
@@ -35,7 +35,8 @@ std::string errorOf(const std::string& text) {
 }
 
 std::string target(const std::string& body) {
-    return "local Config = {}\nConfig.Target = {}\ntable.insert(Config.Target, {\n" + body + "\n})\nreturn Config\n";
+    return "local Config = {}\nConfig.Target = {}\ntable.insert(Config.Target, {\n" + body +
+           "\n})\nreturn Config\n";
 }
 
 }  // namespace
@@ -55,7 +56,8 @@ TEST_CASE("FMADIO's example push_realtime.lua loads unchanged", "[unit][config]"
     CHECK(cfg.targets[0].fingerprint() != cfg.targets[1].fingerprint());
 }
 
-TEST_CASE("real configs may compute with os.date, string.format and Lua's float printing", "[unit][config]") {
+TEST_CASE("real configs may compute with os.date, string.format and Lua's float printing",
+          "[unit][config]") {
     TempConfig file(target(R"(Desc = string.format("day-%s", os.date("!%Y%m%d", 0)),
         Mode = "FILE", Path = "/tmp/x/" .. os.date("!%Y", 0) .. "/all",
         Split = "--split-time " .. 60*1e9, FileName = "--filename-strftime %H%M",
@@ -72,25 +74,33 @@ TEST_CASE("real configs may compute with os.date, string.format and Lua's float 
 }
 
 TEST_CASE("errors name the target and key", "[unit][config]") {
-    CHECK_THAT(errorOf(target(R"(Desc = "pcap-tcp", Path = "/tmp/p", Split = "--split-tim 60e9")")),
-               Catch::Contains(R"(Target[1] "pcap-tcp": Split: expected "--split-time NS" or "--split-byte N", got "--split-tim 60e9")"));
+    CHECK_THAT(
+        errorOf(target(R"(Desc = "pcap-tcp", Path = "/tmp/p", Split = "--split-tim 60e9")")),
+        Catch::Contains(
+            R"(Target[1] "pcap-tcp": Split: expected "--split-time NS" or "--split-byte N", got "--split-tim 60e9")"));
     CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", FilterBPF = "tcp and and")")),
                Catch::Contains(R"(Target[1] "t": FilterBPF: "tcp and and": )"));
     CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", FileNmae = "--filename-epoch-sec")")),
                Catch::Contains(R"(unknown key "FileNmae" (did you mean "FileName"?))"));
-    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", FileName = "--filename-epoch-secs")")),
-               Catch::Contains(R"(did you mean "--filename-epoch-sec")"));
-    CHECK_THAT(errorOf(target(R"(Desc = "t")")), Catch::Contains(R"(Target[1] "t": Path: missing)"));
-    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", Mode = "SCP")")), Catch::Contains("Mode: expected"));
+    CHECK_THAT(
+        errorOf(target(R"(Desc = "t", Path = "/tmp/p", FileName = "--filename-epoch-secs")")),
+        Catch::Contains(R"(did you mean "--filename-epoch-sec")"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t")")),
+               Catch::Contains(R"(Target[1] "t": Path: missing)"));
+    CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", Mode = "SCP")")),
+               Catch::Contains("Mode: expected"));
     CHECK_THAT(errorOf(target(R"(Desc = "t", Path = "/tmp/p", RotateLocaltime = "week")")),
                Catch::Contains("RotateLocaltime: expected"));
-    CHECK_THAT(errorOf(target(R"(Desc = "a b", Path = "/tmp/p")")), Catch::Contains("Desc: \"a b\" must be"));
+    CHECK_THAT(errorOf(target(R"(Desc = "a b", Path = "/tmp/p")")),
+               Catch::Contains("Desc: \"a b\" must be"));
     CHECK_THAT(errorOf("return { Target = {}, RingMdoe = 'live' }"),
                Catch::Contains(R"(unknown key "RingMdoe" (did you mean "RingMode"?))"));
 }
 
 TEST_CASE("Lua errors name the file and line", "[unit][config]") {
-    TempConfig file("local Config = {}\nConfig.Target = {\n  { Desc = 'x' \n  Path = 'y' }\n}\nreturn Config\n");
+    TempConfig file(
+        "local Config = {}\nConfig.Target = {\n  { Desc = 'x' \n  Path = 'y' }\n}\nreturn "
+        "Config\n");
     try {
         loadConfig(file.path.string());
         FAIL("a syntax error was accepted");

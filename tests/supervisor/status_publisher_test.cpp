@@ -44,7 +44,8 @@ TEST_CASE("snapshots and events arrive as topic + protobuf with rising sequence 
     for (;;) {
         REQUIRE(sub.recv(topic).has_value());
         REQUIRE(sub.recv(body).has_value());
-        if (topic.to_string() != "pushcap.status") break;
+        if (topic.to_string() != "pushcap.status")
+            break;
     }
     CHECK(topic.to_string() == "pushcap.event.file_completed");
     v1::Event decodedEvent;
@@ -55,5 +56,6 @@ TEST_CASE("snapshots and events arrive as topic + protobuf with rising sequence 
 }
 
 TEST_CASE("an endpoint that cannot be bound is a clear error", "[unit][supervisor][status]") {
-    CHECK_THROWS_WITH(supervisor::StatusPublisher("tcp://256.1.1.1:5"), Catch::Contains("tcp://256.1.1.1:5"));
+    CHECK_THROWS_WITH(supervisor::StatusPublisher("tcp://256.1.1.1:5"),
+                      Catch::Contains("tcp://256.1.1.1:5"));
 }
