@@ -31,10 +31,13 @@ test-tsan: deps
 	ctest --test-dir build-tsan --output-on-failure -L ring
 
 demo: build
-	build/bin/pushcap-bench ring
+	scripts/demo.sh
 
+# The figures in the README: each benchmark prints a table and a JSON line.
 bench: build
 	build/bin/pushcap-bench ring
+	build/bin/pushcap-bench capture
+	build/bin/pushcap-bench push
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -135,14 +135,18 @@ class ChunkReader {
 };
 
 std::uint64_t FileSource::bytesDone() const {
+    if (m_index >= m_files.size())
+        return bytesTotal();  // past the last file
     std::uint64_t done = m_doneOffset;
-    for (std::size_t i = 0; i < m_index && i < m_fileSizes.size(); ++i) done += m_fileSizes[i];
+    for (std::size_t i = 0; i < m_index && i < m_fileSizes.size(); ++i)
+        done += m_fileSizes[i];
     return done;
 }
 
 std::uint64_t FileSource::bytesTotal() const {
     std::uint64_t total = 0;
-    for (std::uint64_t size : m_fileSizes) total += size;
+    for (std::uint64_t size : m_fileSizes)
+        total += size;
     return total;
 }
 
@@ -157,7 +161,8 @@ FileSource::FileSource(std::vector<std::string> files, std::span<const std::uint
     // Fail at start-up, not halfway through the push, if a later file is unusable.
     for (const std::string& f : m_files) {
         struct stat st {};
-        m_fileSizes.push_back(::stat(f.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0);
+        m_fileSizes.push_back(::stat(f.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size)
+                                                          : 0);
         ChunkReader r(f);
         if (!r.need(4))
             throw std::runtime_error("file " + f + ": empty or shorter than a file header");

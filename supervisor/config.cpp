@@ -11,47 +11,56 @@
 
 #include "supervisor/config_error.hpp"
 #include "supervisor/lua_sandbox.hpp"
+#include "workers/config_error.hpp"
+#include "workers/number_parse.hpp"
 
 namespace pushcap::supervisor {
 namespace {
 
-const std::vector<std::string> TOP_KEYS = {"Target",         "Instance",      "Interface", "Snaplen",
-                                           "RingSize",       "RingMode",      "StatusEndpoint",
-                                           "StatusInterval", "LogDir",        "User",
-                                           "FollowStart",    "Decap",         "TimeoutRing"};
+const std::vector<std::string> TOP_KEYS = {
+    "Target",      "Instance",       "Interface",      "Snaplen", "RingSize",
+    "RingMode",    "StatusEndpoint", "StatusInterval", "LogDir",  "User",
+    "FollowStart", "Decap",          "TimeoutRing"};
 const std::vector<std::string> IGNORED_FMADIO_KEYS = {"FollowStart", "Decap", "TimeoutRing"};
 const std::vector<std::string> TARGET_KEYS = {
-    "Desc",       "Mode",          "Path",        "Split",           "FileName",  "FilterBPF",
-    "FileSuffix", "CompletedPath", "MaxFileSize", "RotateLocaltime", "IdleGrace", "Source",
-    "PipeCmd",    "SplitCmd",      "CPU",         "Post"};
+    "Desc",      "Mode",       "Path",          "Split",       "FileName",
+    "FilterBPF", "FileSuffix", "CompletedPath", "MaxFileSize", "RotateLocaltime",
+    "IdleGrace", "Source",     "PipeCmd",       "SplitCmd",    "CPU",
+    "Post"};
 const std::vector<std::string> UNSUPPORTED_TARGET_KEYS = {"PipeCmd", "SplitCmd", "CPU", "Post"};
 const std::vector<std::string> FILENAME_FLAGS = {
     "--filename-epoch-sec-startend", "--filename-epoch-sec",      "--filename-epoch-msec",
     "--filename-epoch-usec",         "--filename-epoch-nsec",     "--filename-tstr-HHMM",
     "--filename-tstr-HHMMSS",        "--filename-tstr-HHMMSS_TZ", "--filename-tstr-HHMMSS_NS",
     "--filename-tstr-HHMMSS_SUB",    "--filename-strftime",       "--filename-osmo"};
-const std::vector<std::string> LOCALTIME_UNITS = {"second", "minute", "hour", "day", "month", "year"};
+const std::vector<std::string> LOCALTIME_UNITS = {"second", "minute", "hour",
+                                                  "day",    "month",  "year"};
 
 bool contains(const std::vector<std::string>& list, const std::string& s) {
     return std::find(list.begin(), list.end(), s) != list.end();
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
 
 std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
 std::vector<std::string> words(const std::string& s) {
     std::istringstream in(s);
     std::vector<std::string> out;
-    for (std::string w; in >> w;) out.push_back(w);
+    for (std::string w; in >> w;)
+        out.push_back(w);
     return out;
 }
 
 std::string describe(lua_State* L, int idx) {
-    if (lua_type(L, idx) == LUA_TSTRING) return quoted(lua_tostring(L, idx));
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return quoted(lua_tostring(L, idx));
     if (lua_type(L, idx) == LUA_TNUMBER) {
         lua_pushvalue(L, idx);
         std::string text = lua_tostring(L, -1);
@@ -63,10 +72,12 @@ std::string describe(lua_State* L, int idx) {
 
 // Collects every problem instead of stopping at the first, so one run shows them all.
 class Reader {
-public:
+  public:
     Reader(lua_State* L, std::string file) : m_L(L), m_file(std::move(file)) {}
 
-    void error(const std::string& where, const std::string& what) { m_errors.push_back(where + what); }
+    void error(const std::string& where, const std::string& what) {
+        m_errors.push_back(where + what);
+    }
     const std::vector<std::string>& errors() const { return m_errors; }
 
     bool string(int idx, const std::string& where, const std::string& key, std::string& out) {
@@ -84,44 +95,51 @@ public:
             lua_pushvalue(m_L, idx);
             std::string text = lua_tostring(m_L, -1);
             lua_pop(m_L, 1);
-            if (parseCount(text, out)) return true;
+            if (parseCount(text, out))
+                return true;
         }
         error(where, key + ": expected a non-negative number, got " + describe(m_L, idx));
         return false;
     }
 
     bool boolean(int idx, const std::string& where, const std::string& key) {
-        if (lua_type(m_L, idx) == LUA_TBOOLEAN) return true;
+        if (lua_type(m_L, idx) == LUA_TBOOLEAN)
+            return true;
         error(where, key + ": expected true or false, got " + describe(m_L, idx));
         return false;
     }
 
     // A string or a list of strings.
-    bool stringList(int idx, const std::string& where, const std::string& key, std::vector<std::string>& out) {
+    bool stringList(int idx, const std::string& where, const std::string& key,
+                    std::vector<std::string>& out) {
         if (lua_type(m_L, idx) == LUA_TSTRING) {
             out.push_back(lua_tostring(m_L, idx));
             return true;
         }
         if (!lua_istable(m_L, idx)) {
-            error(where, key + ": expected a string or a list of strings, got " + describe(m_L, idx));
+            error(where,
+                  key + ": expected a string or a list of strings, got " + describe(m_L, idx));
             return false;
         }
         lua_Integer n = luaL_len(m_L, idx);
         for (lua_Integer i = 1; i <= n; ++i) {
             lua_geti(m_L, idx, i);
             std::string v;
-            if (string(-1, where, key + "[" + std::to_string(i) + "]", v)) out.push_back(v);
+            if (string(-1, where, key + "[" + std::to_string(i) + "]", v))
+                out.push_back(v);
             lua_pop(m_L, 1);
         }
         return true;
     }
 
-    void unknownKey(const std::string& where, const std::string& key, const std::vector<std::string>& known) {
+    void unknownKey(const std::string& where, const std::string& key,
+                    const std::vector<std::string>& known) {
         std::string hint = closestWord(key, known);
-        error(where, "unknown key " + quoted(key) + (hint.empty() ? "" : " (did you mean " + quoted(hint) + "?)"));
+        error(where, "unknown key " + quoted(key) +
+                         (hint.empty() ? "" : " (did you mean " + quoted(hint) + "?)"));
     }
 
-private:
+  private:
     lua_State* m_L;
     std::string m_file;
     std::vector<std::string> m_errors;
@@ -144,14 +162,18 @@ void checkRotateLocaltime(Reader& r, const std::string& where, const std::string
     bool ok = (w.size() == 1 || (w.size() == 3 && w[1] == "mod" && parseCount(w[2], n) && n > 0)) &&
               contains(LOCALTIME_UNITS, w[0]);
     if (!ok) {
-        r.error(where, "RotateLocaltime: expected \"UNIT\" or \"UNIT mod N\" with UNIT one of second, minute, "
-                       "hour, day, month, year, got " + quoted(spec));
+        r.error(
+            where,
+            "RotateLocaltime: expected \"UNIT\" or \"UNIT mod N\" with UNIT one of second, minute, "
+            "hour, day, month, year, got " +
+                quoted(spec));
     }
 }
 
 void checkFileName(Reader& r, const std::string& where, const std::string& text, TargetConfig& t) {
     std::string trimmed = text;
-    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
+    while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+        trimmed.pop_back();
     std::size_t start = trimmed.find_first_not_of(" \t");
     trimmed = start == std::string::npos ? "" : trimmed.substr(start);
     const std::string strftimeFlag = "--filename-strftime";
@@ -159,11 +181,14 @@ void checkFileName(Reader& r, const std::string& where, const std::string& text,
         std::string fmt = trimmed.substr(strftimeFlag.size());
         std::size_t s = fmt.find_first_not_of(" \t");
         fmt = s == std::string::npos ? "" : fmt.substr(s);
-        if (fmt.size() >= 2 && (fmt.front() == '"' || fmt.front() == '\'') && fmt.back() == fmt.front()) {
+        if (fmt.size() >= 2 && (fmt.front() == '"' || fmt.front() == '\'') &&
+            fmt.back() == fmt.front()) {
             fmt = fmt.substr(1, fmt.size() - 2);
         }
         if (fmt.empty()) {
-            r.error(where, "FileName: --filename-strftime needs a format, e.g. \"--filename-strftime %Y%m%d_%H%M\"");
+            r.error(where,
+                    "FileName: --filename-strftime needs a format, e.g. \"--filename-strftime "
+                    "%Y%m%d_%H%M\"");
             return;
         }
         t.fileNameFlag = strftimeFlag;
@@ -181,8 +206,11 @@ void checkFileName(Reader& r, const std::string& where, const std::string& text,
 
 void checkName(Reader& r, const std::string& where, const std::string& key, const std::string& v) {
     bool ok = !v.empty() && v.size() <= 63;
-    for (char c : v) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
-    if (!ok) r.error(where, key + ": " + quoted(v) + " must be 1-63 letters, digits, '_', '-' or '.'");
+    for (char c : v)
+        ok =
+            ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+    if (!ok)
+        r.error(where, key + ": " + quoted(v) + " must be 1-63 letters, digits, '_', '-' or '.'");
 }
 
 TargetConfig readTarget(lua_State* L, Reader& r, int index) {
@@ -216,14 +244,20 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
         } else if (key == "Mode") {
             if (r.string(-1, where, key, s)) {
                 std::string m = lower(s);
-                if (m == "file") t.mode = TargetMode::File;
+                if (m == "file")
+                    t.mode = TargetMode::File;
                 else if (m == "rclone" || m == "remote")
-                    r.error(where, "Mode: " + quoted(s) + " is not supported by this version yet (use \"File\")");
-                else r.error(where, "Mode: expected \"File\", \"RCLONE\" or \"Remote\", got " + quoted(s));
+                    r.error(where, "Mode: " + quoted(s) +
+                                       " is not supported by this version yet (use \"File\")");
+                else
+                    r.error(where,
+                            "Mode: expected \"File\", \"RCLONE\" or \"Remote\", got " + quoted(s));
             }
         } else if (key == "Path") {
-            if (r.string(-1, where, key, t.path)) hasPath = !t.path.empty();
-            if (t.path.empty()) r.error(where, "Path: must not be empty");
+            if (r.string(-1, where, key, t.path))
+                hasPath = !t.path.empty();
+            if (t.path.empty())
+                r.error(where, "Path: must not be empty");
         } else if (key == "Split") {
             if (r.string(-1, where, key, s)) {
                 try {
@@ -233,20 +267,25 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
                 }
             }
         } else if (key == "FileName") {
-            if (r.string(-1, where, key, s)) checkFileName(r, where, s, t);
+            if (r.string(-1, where, key, s))
+                checkFileName(r, where, s, t);
         } else if (key == "FilterBPF") {
-            if (r.string(-1, where, key, t.filter) && !t.filter.empty()) checkFilter(r, where, t.filter);
+            if (r.string(-1, where, key, t.filter) && !t.filter.empty())
+                checkFilter(r, where, t.filter);
         } else if (key == "FileSuffix") {
             r.string(-1, where, key, t.suffix);
-            if (t.suffix.find('/') != std::string::npos) r.error(where, "FileSuffix: must not contain '/'");
+            if (t.suffix.find('/') != std::string::npos)
+                r.error(where, "FileSuffix: must not contain '/'");
         } else if (key == "CompletedPath") {
             r.string(-1, where, key, t.completedPath);
         } else if (key == "MaxFileSize") {
             r.count(-1, where, key, t.maxFileSize);
         } else if (key == "RotateLocaltime") {
-            if (r.string(-1, where, key, t.rotateLocaltime)) checkRotateLocaltime(r, where, t.rotateLocaltime);
+            if (r.string(-1, where, key, t.rotateLocaltime))
+                checkRotateLocaltime(r, where, t.rotateLocaltime);
         } else if (key == "IdleGrace") {
-            if (r.count(-1, where, key, n)) t.idleGraceMs = n * 1000;
+            if (r.count(-1, where, key, n))
+                t.idleGraceMs = n * 1000;
         } else if (key == "Source") {
             r.stringList(-1, where, key, t.sources);
         } else if (contains(UNSUPPORTED_TARGET_KEYS, key)) {
@@ -256,35 +295,42 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
         }
         lua_pop(L, 1);
     }
-    if (!hasPath && t.path.empty()) r.error(where, "Path: missing (a directory plus file-name prefix)");
+    if (!hasPath && t.path.empty())
+        r.error(where, "Path: missing (a directory plus file-name prefix)");
     return t;
 }
 
 }  // namespace
 
 bool parseCount(const std::string& text, std::uint64_t& value) {
-    if (text.empty()) return false;
-    char* end = nullptr;
-    double d = std::strtod(text.c_str(), &end);
-    if (end == text.c_str() || *end != '\0' || !std::isfinite(d) || d < 0 || d > 1.8e19 || d != std::floor(d)) {
+    // One parser for the numbers FMADIO configs hold, shared with the worker that will use them.
+    try {
+        value = workers::parseCount("number", text);
+        return true;
+    } catch (const workers::ConfigError&) {
         return false;
     }
-    value = static_cast<std::uint64_t>(d);
-    return true;
 }
 
 void parseSplit(const std::string& where, const std::string& split, TargetConfig& target) {
     const std::vector<std::string> w = words(split);
     auto bad = [&] {
-        throw ConfigError(where + "Split: expected \"--split-time NS\" or \"--split-byte N\", got " + quoted(split));
+        throw ConfigError(where +
+                          "Split: expected \"--split-time NS\" or \"--split-byte N\", got " +
+                          quoted(split));
     };
-    if (w.empty() || w.size() % 2 != 0) bad();
+    if (w.empty() || w.size() % 2 != 0)
+        bad();
     for (std::size_t i = 0; i < w.size(); i += 2) {
         std::uint64_t v = 0;
-        if (!parseCount(w[i + 1], v) || v == 0) bad();
-        if (w[i] == "--split-time") target.splitTimeNs = v;
-        else if (w[i] == "--split-byte") target.splitBytes = v;
-        else bad();
+        if (!parseCount(w[i + 1], v) || v == 0)
+            bad();
+        if (w[i] == "--split-time")
+            target.splitTimeNs = v;
+        else if (w[i] == "--split-byte")
+            target.splitBytes = v;
+        else
+            bad();
     }
 }
 
@@ -295,12 +341,14 @@ std::string closestWord(const std::string& word, const std::vector<std::string>&
     for (const std::string& candidate : candidates) {
         const std::string b = lower(candidate);
         std::vector<std::size_t> row(b.size() + 1);
-        for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+        for (std::size_t j = 0; j <= b.size(); ++j)
+            row[j] = j;
         for (std::size_t i = 1; i <= a.size(); ++i) {
             std::size_t diagonal = row[0];
             row[0] = i;
             for (std::size_t j = 1; j <= b.size(); ++j) {
-                std::size_t next = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+                std::size_t next = std::min(
+                    {row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
                 diagonal = row[j];
                 row[j] = next;
             }
@@ -316,10 +364,21 @@ std::string closestWord(const std::string& word, const std::vector<std::string>&
 
 std::string TargetConfig::fingerprint() const {
     std::ostringstream out;
-    out << desc << '\n' << static_cast<int>(mode) << '\n' << path << '\n' << splitTimeNs << '\n' << splitBytes << '\n'
-        << fileNameFlag << '\n' << fileNameFormat << '\n' << filter << '\n' << suffix << '\n' << completedPath << '\n'
-        << maxFileSize << '\n' << rotateLocaltime << '\n' << idleGraceMs << '\n';
-    for (const std::string& s : sources) out << s << ',';
+    out << desc << '\n'
+        << static_cast<int>(mode) << '\n'
+        << path << '\n'
+        << splitTimeNs << '\n'
+        << splitBytes << '\n'
+        << fileNameFlag << '\n'
+        << fileNameFormat << '\n'
+        << filter << '\n'
+        << suffix << '\n'
+        << completedPath << '\n'
+        << maxFileSize << '\n'
+        << rotateLocaltime << '\n'
+        << idleGraceMs << '\n';
+    for (const std::string& s : sources)
+        out << s << ',';
     return out.str();
 }
 
@@ -353,34 +412,42 @@ PushConfig loadConfig(const std::string& path) {
                     if (lua_istable(L, -1)) {
                         cfg.targets.push_back(readTarget(L, r, static_cast<int>(i)));
                     } else {
-                        r.error("Target[" + std::to_string(i) + "]: ", "expected a table, got " + describe(L, -1));
+                        r.error("Target[" + std::to_string(i) + "]: ",
+                                "expected a table, got " + describe(L, -1));
                     }
                     lua_pop(L, 1);
                 }
             }
         } else if (key == "Instance") {
-            if (r.string(-1, where, key, cfg.instance)) checkName(r, where, key, cfg.instance);
+            if (r.string(-1, where, key, cfg.instance))
+                checkName(r, where, key, cfg.instance);
         } else if (key == "Interface") {
             r.stringList(-1, where, key, cfg.interfaces);
         } else if (key == "Snaplen") {
             if (r.count(-1, where, key, n)) {
-                if (n < 64 || n > 262144) r.error(where, "Snaplen: must be 64..262144, got " + std::to_string(n));
+                if (n < 64 || n > 262144)
+                    r.error(where, "Snaplen: must be 64..262144, got " + std::to_string(n));
                 cfg.snaplen = static_cast<std::uint32_t>(n);
             }
         } else if (key == "RingSize") {
             if (r.count(-1, where, key, n)) {
                 if (n < (1u << 20) || (n & (n - 1)) != 0) {
-                    r.error(where, "RingSize: must be a power of two of at least 1 MiB (e.g. 256*2^20), got " +
-                                       std::to_string(n));
+                    r.error(
+                        where,
+                        "RingSize: must be a power of two of at least 1 MiB (e.g. 256*2^20), got " +
+                            std::to_string(n));
                 }
                 cfg.ringBytes = n;
                 cfg.ringBytesSet = true;
             }
         } else if (key == "RingMode") {
             if (r.string(-1, where, key, s)) {
-                if (lower(s) == "live") cfg.ringMode = RingModeChoice::Live;
-                else if (lower(s) == "lossless") cfg.ringMode = RingModeChoice::Lossless;
-                else r.error(where, "RingMode: expected \"live\" or \"lossless\", got " + quoted(s));
+                if (lower(s) == "live")
+                    cfg.ringMode = RingModeChoice::Live;
+                else if (lower(s) == "lossless")
+                    cfg.ringMode = RingModeChoice::Lossless;
+                else
+                    r.error(where, "RingMode: expected \"live\" or \"lossless\", got " + quoted(s));
             }
         } else if (key == "StatusEndpoint") {
             r.string(-1, where, key, cfg.statusEndpoint);
@@ -395,24 +462,29 @@ PushConfig loadConfig(const std::string& path) {
         } else if (key == "User") {
             r.string(-1, where, key, cfg.user);
         } else if (contains(IGNORED_FMADIO_KEYS, key)) {
-            cfg.notices.push_back("Config." + key + " is an FMADIO setting with no meaning for pushcap; ignored");
+            cfg.notices.push_back("Config." + key +
+                                  " is an FMADIO setting with no meaning for pushcap; ignored");
         } else {
             r.unknownKey(where, key, TOP_KEYS);
         }
         lua_pop(L, 1);
     }
-    if (cfg.targets.empty() && r.errors().empty()) r.error(where, "Target: no targets (add entries with table.insert(Config.Target, {...}))");
+    if (cfg.targets.empty() && r.errors().empty())
+        r.error(where, "Target: no targets (add entries with table.insert(Config.Target, {...}))");
     for (std::size_t i = 0; i < cfg.targets.size(); ++i) {
         for (std::size_t j = 0; j < i; ++j) {
             if (!cfg.targets[i].desc.empty() && cfg.targets[i].desc == cfg.targets[j].desc) {
-                r.error("Target[" + std::to_string(i + 1) + "] " + quoted(cfg.targets[i].desc) + ": ",
-                        "Desc: the same name as Target[" + std::to_string(j + 1) + "]; names must be unique");
+                r.error(
+                    "Target[" + std::to_string(i + 1) + "] " + quoted(cfg.targets[i].desc) + ": ",
+                    "Desc: the same name as Target[" + std::to_string(j + 1) +
+                        "]; names must be unique");
             }
         }
     }
     if (!r.errors().empty()) {
         std::string all = path + ": " + std::to_string(r.errors().size()) + " error(s):";
-        for (const std::string& e : r.errors()) all += "\n  " + e;
+        for (const std::string& e : r.errors())
+            all += "\n  " + e;
         throw ConfigError(all);
     }
     return cfg;

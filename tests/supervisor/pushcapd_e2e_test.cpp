@@ -19,7 +19,9 @@ namespace {
 
 const char* const TCP_FILTER = "net 192.168.1.0/24 and tcp";
 
-std::string sourceDir() { return std::getenv("PUSHCAP_SOURCE_DIR"); }
+std::string sourceDir() {
+    return std::getenv("PUSHCAP_SOURCE_DIR");
+}
 
 // FMADIO's example, saved unchanged, with its two Paths pointed into `dir`.
 std::string exampleConfig(const std::string& dir) {
@@ -33,9 +35,16 @@ std::string exampleConfig(const std::string& dir) {
 
 std::vector<std::string> pushcapd(const std::string& config, const std::string& dir,
                                   std::vector<std::string> extra, const std::string& program = "") {
-    std::vector<std::string> argv = {program.empty() ? binDir() + "/pushcapd" : program, "-c", config,
-                                     "--instance", uniqueName("e2e"), "--status",
-                                     "ipc://" + dir + "/status.sock", "--log-dir", dir + "/log", "--no-progress"};
+    std::vector<std::string> argv = {program.empty() ? binDir() + "/pushcapd" : program,
+                                     "-c",
+                                     config,
+                                     "--instance",
+                                     uniqueName("e2e"),
+                                     "--status",
+                                     "ipc://" + dir + "/status.sock",
+                                     "--log-dir",
+                                     dir + "/log",
+                                     "--no-progress"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
 }
@@ -46,14 +55,18 @@ std::vector<pid_t> childrenMatching(pid_t parent, const std::string& needle) {
     DIR* proc = ::opendir("/proc");
     while (dirent* e = ::readdir(proc)) {
         pid_t pid = std::atoi(e->d_name);
-        if (pid <= 0) continue;
+        if (pid <= 0)
+            continue;
         std::string stat = readFile("/proc/" + std::string(e->d_name) + "/stat");
         std::size_t close = stat.rfind(')');
-        if (close == std::string::npos || stat.size() < close + 4 || stat[close + 2] == 'Z') continue;
-        if (std::atoi(stat.c_str() + close + 4) != parent) continue;
+        if (close == std::string::npos || stat.size() < close + 4 || stat[close + 2] == 'Z')
+            continue;
+        if (std::atoi(stat.c_str() + close + 4) != parent)
+            continue;
         std::string cmd = readFile("/proc/" + std::string(e->d_name) + "/cmdline");
         std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-        if (cmd.find(needle) != std::string::npos) out.push_back(pid);
+        if (cmd.find(needle) != std::string::npos)
+            out.push_back(pid);
     }
     ::closedir(proc);
     return out;
@@ -63,7 +76,8 @@ std::uint64_t bytesIn(const std::string& dir) {
     std::uint64_t total = 0;
     for (const std::string& name : listFiles(dir)) {
         struct stat st {};
-        if (::stat((dir + "/" + name).c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_size);
+        if (::stat((dir + "/" + name).c_str(), &st) == 0)
+            total += static_cast<std::uint64_t>(st.st_size);
     }
     return total;
 }
@@ -71,7 +85,8 @@ std::uint64_t bytesIn(const std::string& dir) {
 std::size_t countPending(const std::string& dir) {
     std::size_t n = 0;
     for (const char* sub : {"/all", "/tcp"}) {
-        for (const std::string& name : listFiles(dir + sub)) n += name.find(".pending") != std::string::npos;
+        for (const std::string& name : listFiles(dir + sub))
+            n += name.find(".pending") != std::string::npos;
     }
     return n;
 }
@@ -88,11 +103,15 @@ void requireOracleOutput(const std::string& dir, const std::string& input) {
 
 }  // namespace
 
-TEST_CASE("the FMADIO example config pushes a capture offline: every packet, tcpdump's tcp subset, aligned names",
-          "[e2e][multiproc][supervisor]") {
+TEST_CASE(
+    "the FMADIO example config pushes a capture offline: every packet, tcpdump's tcp subset, "
+    "aligned names",
+    "[e2e][multiproc][supervisor]") {
     TempDir dir;
-    const std::string input = makeInput(dir.path, "--count 20000 --duration 185 --start 1700000010 --seed 11");
-    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    const std::string input =
+        makeInput(dir.path, "--count 20000 --duration 185 --start 1700000010 --seed 11");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
     const auto code = d.exitCode(120s);
     INFO(readFile(dir.path + "/pushcapd.log"));
     REQUIRE(code == 0);
@@ -115,28 +134,39 @@ TEST_CASE("the FMADIO example config pushes a capture offline: every packet, tcp
     CHECK(names.front() == "all_1699999980-1700000040.pcap");
 }
 
-TEST_CASE("SIGKILLed workers are restarted and the output still equals the oracle", "[e2e][multiproc][supervisor]") {
+TEST_CASE("SIGKILLed workers are restarted and the output still equals the oracle",
+          "[e2e][multiproc][supervisor]") {
     TempDir dir;
     // Not scaled down under sanitizers: the push must last long enough to be killed into.
     const std::string input = makeInput(dir.path, "--count 300000 --duration 600 --seed 5");
-    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
     std::mt19937 rng(1234);
     int kills = 0;
     // At most 4 kills per target: 5 within 30 s would (rightly) mark it FAILED.
     for (int round = 0; round < 8 && d.running(); ++round) {
         const std::string target = round % 2 ? "pcap-tcp" : "pcap-all";
         std::vector<pid_t> pids;
-        if (!waitFor([&] { return !(pids = childrenMatching(d.pid(), "--name " + target)).empty() || !d.running(); },
-                     30s)) {
+        if (!waitFor(
+                [&] {
+                    return !(pids = childrenMatching(d.pid(), "--name " + target)).empty() ||
+                           !d.running();
+                },
+                30s)) {
             FAIL("no worker for " << target);
         }
-        if (pids.empty()) break;
+        if (pids.empty())
+            break;
         // Kill it mid-stream, once it has written a random amount more.
         const std::string out = dir.path + (target == "pcap-all" ? "/all" : "/tcp");
-        const std::uint64_t goal = bytesIn(out) + std::uniform_int_distribution<std::uint64_t>(0, 4 << 20)(rng);
+        const std::uint64_t goal =
+            bytesIn(out) + std::uniform_int_distribution<std::uint64_t>(0, 4 << 20)(rng);
         waitFor([&] { return bytesIn(out) >= goal || !d.running(); }, 30s);
-        if (::kill(pids.front(), SIGKILL) == 0) ++kills;
-        waitFor([&] { return childrenMatching(d.pid(), "--name " + target) != pids || !d.running(); }, 30s);
+        if (::kill(pids.front(), SIGKILL) == 0)
+            ++kills;
+        waitFor(
+            [&] { return childrenMatching(d.pid(), "--name " + target) != pids || !d.running(); },
+            30s);
     }
     const auto code = d.exitCode(300s);
     INFO(readFile(dir.path + "/pushcapd.log"));
@@ -152,14 +182,24 @@ TEST_CASE("a SIGKILLed capture process is restarted and resumes: output equals t
     TempDir dir;
     const auto count = std::to_string(std::max(20000, int(400000 * testScale())));
     const std::string input = makeInput(dir.path, "--count " + count + " --duration 300 --seed 6");
-    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
     int kills = 0;
     for (int round = 0; round < 3 && d.running(); ++round) {
         std::vector<pid_t> pids;
-        waitFor([&] { return !(pids = childrenMatching(d.pid(), "pushcap-capture")).empty() || !d.running(); }, 30s);
-        if (pids.empty()) break;
-        if (::kill(pids.front(), SIGKILL) == 0) ++kills;
-        waitFor([&] { return childrenMatching(d.pid(), "pushcap-capture") != pids || !d.running(); }, 30s);
+        waitFor(
+            [&] {
+                return !(pids = childrenMatching(d.pid(), "pushcap-capture")).empty() ||
+                       !d.running();
+            },
+            30s);
+        if (pids.empty())
+            break;
+        if (::kill(pids.front(), SIGKILL) == 0)
+            ++kills;
+        waitFor(
+            [&] { return childrenMatching(d.pid(), "pushcap-capture") != pids || !d.running(); },
+            30s);
     }
     const auto code = d.exitCode(300s);
     INFO(readFile(dir.path + "/pushcapd.log"));
@@ -174,18 +214,22 @@ TEST_CASE("a worker that crashes on every start goes FAILED; the other targets c
     // pushcapd runs the workers next to its own executable: give it a directory where
     // pushcap-worker crashes for one target only.
     const std::string bin = dir.path + "/bin";
-    REQUIRE(runShell("mkdir -p " + quote(bin) + " && cp " + quote(binDir() + "/pushcapd") + " " + quote(bin) +
-                     " && ln -s " + quote(binDir() + "/pushcap-capture") + " " + quote(bin)) == 0);
-    std::ofstream(bin + "/pushcap-worker") << "#!/bin/sh\ncase \"$*\" in *'--name crasher'*) kill -SEGV $$;; esac\n"
-                                           << "exec " << quote(binDir() + "/pushcap-worker") << " \"$@\"\n";
+    REQUIRE(runShell("mkdir -p " + quote(bin) + " && cp " + quote(binDir() + "/pushcapd") + " " +
+                     quote(bin) + " && ln -s " + quote(binDir() + "/pushcap-capture") + " " +
+                     quote(bin)) == 0);
+    std::ofstream(bin + "/pushcap-worker")
+        << "#!/bin/sh\ncase \"$*\" in *'--name crasher'*) kill -SEGV $$;; esac\n"
+        << "exec " << quote(binDir() + "/pushcap-worker") << " \"$@\"\n";
     ::chmod((bin + "/pushcap-worker").c_str(), 0755);
     std::string config = readFile(exampleConfig(dir.path));
-    config = std::regex_replace(config, std::regex("return Config"),
-                                "table.insert(Config.Target, { Desc = \"crasher\", Mode = \"File\", Path = \"" +
-                                    dir.path + "/crash/c\" })\nreturn Config");
+    config = std::regex_replace(
+        config, std::regex("return Config"),
+        "table.insert(Config.Target, { Desc = \"crasher\", Mode = \"File\", Path = \"" + dir.path +
+            "/crash/c\" })\nreturn Config");
     std::ofstream(dir.path + "/push_realtime.lua") << config;
     const std::string input = makeInput(dir.path, "--count 20000 --duration 120 --seed 3");
-    Child d(pushcapd(dir.path + "/push_realtime.lua", dir.path, {"--offline", input}, bin + "/pushcapd"),
+    Child d(pushcapd(dir.path + "/push_realtime.lua", dir.path, {"--offline", input},
+                     bin + "/pushcapd"),
             dir.path + "/pushcapd.log");
     const auto code = d.exitCode(120s);
     const std::string log = readFile(dir.path + "/pushcapd.log");
@@ -201,7 +245,8 @@ TEST_CASE("SIGTERM during an offline push: exit 0, files complete, nothing pendi
     TempDir dir;
     const auto count = std::to_string(std::max(20000, int(600000 * testScale())));
     const std::string input = makeInput(dir.path, "--count " + count + " --duration 300 --seed 8");
-    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
     // Stop it once both targets have started writing.
     waitFor([&] { return !listFiles(dir.path + "/all").empty() || !d.running(); }, 60s);
     d.kill(SIGTERM);
@@ -221,8 +266,8 @@ TEST_CASE("pushcapd --check reports broken configurations clearly", "[e2e][super
         const std::string path = dir.path + "/" + uniqueName("c") + ".lua";
         std::ofstream(path) << body;
         const std::string out = dir.path + "/" + uniqueName("out");
-        int code = runShell(quote(binDir() + "/pushcapd") + " -c " + quote(path) + " --check -i lo > " + quote(out) +
-                            " 2>&1");
+        int code = runShell(quote(binDir() + "/pushcapd") + " -c " + quote(path) +
+                            " --check -i lo > " + quote(out) + " 2>&1");
         return std::make_pair(code, readFile(out));
     };
     auto target = [&](const std::string& fields) {
@@ -245,14 +290,18 @@ TEST_CASE("pushcapd --check reports broken configurations clearly", "[e2e][super
 
     std::tie(code, out) = check(target(ok + ", Split = '--split-tim 60e9'"));
     CHECK(code == 78);
-    CHECK_THAT(out, Catch::Contains(R"(Target[1] "x": Split: expected "--split-time NS" or "--split-byte N", got "--split-tim 60e9")"));
+    CHECK_THAT(
+        out,
+        Catch::Contains(
+            R"(Target[1] "x": Split: expected "--split-time NS" or "--split-byte N", got "--split-tim 60e9")"));
 
     std::tie(code, out) = check(target(ok + ", FilterBPF = 'tcp port'"));
     CHECK(code == 78);
     CHECK_THAT(out, Catch::Contains(R"(Target[1] "x": FilterBPF: "tcp port")"));
 
     std::ofstream(dir.path + "/afile") << "x";
-    std::tie(code, out) = check(target("Desc = 'x', Mode = 'File', Path = '" + dir.path + "/afile/sub/x'"));
+    std::tie(code, out) =
+        check(target("Desc = 'x', Mode = 'File', Path = '" + dir.path + "/afile/sub/x'"));
     CHECK(code == 78);
     CHECK_THAT(out, Catch::Contains(R"(Target[1] "x": Path: )"));
     CHECK_THAT(out, Catch::Contains("not a directory"));
@@ -269,15 +318,18 @@ TEST_CASE("an independent Python subscriber decodes the status stream and it mat
               dir.path + "/subscriber.log");
     REQUIRE(waitFor([&] { return ::access(ready.c_str(), F_OK) == 0 || !sub.running(); }, 30s));
     REQUIRE(sub.running());
-    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
     REQUIRE(d.exitCode(120s) == 0);
     const auto code = sub.exitCode(60s);
     INFO(readFile(dir.path + "/subscriber.log"));
     CHECK(code == 0);
 }
 
-TEST_CASE("SIGHUP reloads: unchanged targets keep their pid, others start, stop or restart; a bad file is rejected",
-          "[e2e][multiproc][supervisor][root]") {
+TEST_CASE(
+    "SIGHUP reloads: unchanged targets keep their pid, others start, stop or restart; a bad file "
+    "is rejected",
+    "[e2e][multiproc][supervisor][root]") {
     if (::geteuid() != 0) {
         WARN("skipped: live capture on lo needs root");
         return;
@@ -285,12 +337,13 @@ TEST_CASE("SIGHUP reloads: unchanged targets keep their pid, others start, stop 
     TempDir dir;
     auto write = [&](const std::vector<std::string>& targets) {
         std::string text = "local Config = {}\nConfig.Target = {}\n";
-        for (const std::string& t : targets) text += "table.insert(Config.Target, {" + t + "})\n";
+        for (const std::string& t : targets)
+            text += "table.insert(Config.Target, {" + t + "})\n";
         std::ofstream(dir.path + "/live.lua") << text << "return Config\n";
     };
     auto target = [&](const std::string& name, const std::string& filter) {
-        return "Desc = '" + name + "', Mode = 'File', Path = '" + dir.path + "/" + name + "/x', FilterBPF = '" +
-               filter + "'";
+        return "Desc = '" + name + "', Mode = 'File', Path = '" + dir.path + "/" + name +
+               "/x', FilterBPF = '" + filter + "'";
     };
     write({target("keep", "tcp"), target("change", "udp"), target("drop", "icmp")});
     Child d(pushcapd(dir.path + "/live.lua", dir.path, {"-i", "lo"}), dir.path + "/pushcapd.log");
@@ -304,14 +357,21 @@ TEST_CASE("SIGHUP reloads: unchanged targets keep their pid, others start, stop 
     write({target("keep", "tcp"), target("change", "udp port 53"), target("add", "arp")});
     d.kill(SIGHUP);
     INFO(readFile(dir.path + "/pushcapd.log"));
-    CHECK(waitFor([&] { return pidOf("add") && !pidOf("drop") && pidOf("change") && pidOf("change") != change; },
-                  30s));
+    CHECK(waitFor(
+        [&] {
+            return pidOf("add") && !pidOf("drop") && pidOf("change") && pidOf("change") != change;
+        },
+        30s));
     CHECK(pidOf("keep") == keep);
 
     std::ofstream(dir.path + "/live.lua") << "this is not lua";
     d.kill(SIGHUP);
-    CHECK(waitFor([&] { return readFile(dir.path + "/pushcapd.log").find("reload rejected") != std::string::npos; },
-                  30s));
+    CHECK(waitFor(
+        [&] {
+            return readFile(dir.path + "/pushcapd.log").find("reload rejected") !=
+                   std::string::npos;
+        },
+        30s));
     CHECK(pidOf("keep") == keep);
     CHECK(pidOf("add") != 0);
 
@@ -320,6 +380,48 @@ TEST_CASE("SIGHUP reloads: unchanged targets keep their pid, others start, stop 
     INFO(readFile(dir.path + "/pushcapd.log"));
     CHECK(code == 0);
     for (const char* name : {"keep", "change", "add", "drop"}) {
-        for (const std::string& f : listFiles(dir.path + "/" + name)) CHECK(f.find(".pending") == std::string::npos);
+        for (const std::string& f : listFiles(dir.path + "/" + name))
+            CHECK(f.find(".pending") == std::string::npos);
     }
+}
+
+TEST_CASE("pushcap-status shows the live table, JSON lines, and says when nothing publishes",
+          "[e2e][multiproc][supervisor][status][root]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: live capture on lo needs root");
+        return;
+    }
+    TempDir dir;
+    std::ofstream(dir.path + "/live.lua")
+        << "local Config = {}\nConfig.Target = {}\nConfig.StatusInterval = 0.2\n"
+        << "table.insert(Config.Target, { Desc = 'watched', Mode = 'File', Path = '" << dir.path
+        << "/w/x', FilterBPF = 'tcp' })\nreturn Config\n";
+    Child d(pushcapd(dir.path + "/live.lua", dir.path, {"-i", "lo"}), dir.path + "/pushcapd.log");
+    const std::string status = quote(binDir() + "/pushcap-status") + " --endpoint " +
+                               quote("ipc://" + dir.path + "/status.sock");
+    const std::string table = dir.path + "/table.txt", json = dir.path + "/json.txt";
+    // The target is RUNNING once its worker said it is ready.
+    REQUIRE(waitFor(
+        [&] {
+            return runShell(status + " --once --timeout 10 > " + quote(table) + " 2>&1") == 0 &&
+                   readFile(table).find("RUNNING") != std::string::npos;
+        },
+        30s));
+    const std::string text = readFile(table);
+    INFO(text);
+    CHECK(text.find("TARGET") != std::string::npos);
+    CHECK(text.find("watched") != std::string::npos);
+    CHECK(text.find("capture capture") != std::string::npos);
+
+    REQUIRE(runShell(status + " --once --json --timeout 10 > " + quote(json) + " 2>&1") == 0);
+    const std::string line = readFile(json);
+    INFO(line);
+    CHECK(line.rfind("{\"topic\":\"pushcap.status\",\"message\":{", 0) == 0);
+    CHECK(line.find("\"desc\":\"watched\"") != std::string::npos);
+
+    d.kill(SIGTERM);
+    REQUIRE(d.exitCode(60s) == 0);
+    const std::string none = dir.path + "/none.txt";
+    CHECK(runShell(status + " --once --timeout 1 > " + quote(none) + " 2>&1") == 1);
+    CHECK(readFile(none).find("nothing is publishing") != std::string::npos);
 }
