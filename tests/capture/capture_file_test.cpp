@@ -317,3 +317,54 @@ TEST_CASE("SIGKILL during a push, restart with the same arguments: nothing lost 
     CHECK(eos);
     requireSame(got, reference.packets);
 }
+
+TEST_CASE("--realtime paces a file push; --user drops root once the inputs are open",
+          "[capture][e2e]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: dropping privileges needs root");
+        return;
+    }
+    const std::string dir = makeTempDir();
+    ::chmod(dir.c_str(), 0755);  // the unprivileged capture must still reach its (open) input
+    const std::string in = dir + "/paced.pcap";
+    REQUIRE(runCommand({binDir() + "/pushcap-gen", "--quiet", "--out", in, "--count", "400",
+                        "--duration", "2", "--seed", "21"}) == 0);
+    const std::vector<Packet> want = readWithLibpcap(in);
+    REQUIRE(want.size() == 400);
+    const double span = (want.back().sec - want.front().sec) +
+                        (double(want.back().nsec) - double(want.front().nsec)) / 1e9;
+
+    router::RingJanitor janitor(ringConfig("paced"));
+    janitor.addConsumer("test");
+    std::vector<Packet> got;
+    bool endOfStream = false;
+    std::string uidLine;
+    double elapsed = 0;
+    {
+        RingConsumer consumer(janitor.name(), "test");
+        const pid_t pid = spawn({capture(), "--ring", janitor.name(), "--file", in,
+                                 "--realtime=4", "--user", "nobody"},
+                                dir + "/capture.log");
+        // The first packet is out: privileges are dropped by now.
+        for (int waited = 0; got.empty() && waited < DEADLINE_MS; waited += 100)
+            consumer.poll(got, 100, 1);
+        const auto start = std::chrono::steady_clock::now();
+        const std::string status = readText("/proc/" + std::to_string(pid) + "/status");
+        const std::size_t at = status.find("\nUid:");
+        if (at != std::string::npos)
+            uidLine = status.substr(at + 1, status.find('\n', at + 1) - at - 1);
+        for (int waited = 0; !endOfStream && waited < DEADLINE_MS; waited += 100)
+            endOfStream = consumer.poll(got, 100);
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        CHECK(waitExit(pid, 20'000) == 0);
+    }
+    janitor.remove();
+    INFO(readText(dir + "/capture.log"));
+    CHECK(endOfStream);
+    CHECK(got == want);
+    // nobody is uid 65534 on Debian: real, effective, saved and filesystem uid alike.
+    CHECK(uidLine == "Uid:\t65534\t65534\t65534\t65534");
+    // Paced at 4x: the 2 s of traffic takes about 0.5 s, never much less.
+    CHECK(elapsed >= span / 4 * 0.8);
+    removeTree(dir);
+}
