@@ -72,6 +72,7 @@ constexpr const char* USAGE =
     "  --user USER        drop to USER (uid, gid, no supplementary groups) once all is open\n"
     "  --ready-fd FD      write one byte to FD when attached and sources are open, then close it\n"
     "  --events-fd FD     report progress and errors to FD as lines (used by pushcapd)\n"
+    "  --quiet            only warnings and errors on stderr\n"
     "  --stats-ms N       log counters every N ms (default 0: only at the end)\n"
     "\n"
     "exit: 0 done or stopped, 1 runtime error, 65 damaged input file (good packets delivered),\n"
@@ -255,6 +256,10 @@ bool parseCaptureArgs(int argc, char** argv, CaptureOptions& o) {
             o.promisc = false;
             continue;
         }
+        if (flag == "--quiet") {
+            o.quiet = true;
+            continue;
+        }
         if (flag == "--realtime") {
             o.realtime = 1.0;
             if (hasValue) {
@@ -311,6 +316,8 @@ bool parseCaptureArgs(int argc, char** argv, CaptureOptions& o) {
 
 int runCapture(const CaptureOptions& o) {
     installSignals();
+    if (o.quiet)
+        spdlog::set_level(spdlog::level::warn);
     proto::ChildEventWriter events(o.eventsFd);
     std::unique_ptr<router::RingWriter> writer;
     try {

@@ -23,6 +23,7 @@ struct CaptureOptions {
     std::string user;
     int readyFd = -1;
     int eventsFd = -1;          // progress and errors for pushcapd (proto/child_events.hpp)
+    bool quiet = false;         // warnings and errors only on stderr
     std::uint64_t statsMs = 0;  // 0: no periodic stats line
 };
 

@@ -28,7 +28,7 @@ std::vector<std::string> workerArguments(const TargetConfig& t, const std::strin
         a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
     a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
     if (!logDir.empty())
-        a.insert(a.end(), {"--log-dir", logDir});
+        a.insert(a.end(), {"--log-dir", logDir, "--quiet"});
     if (!sourceIds.empty()) {
         std::string list;
         for (int id : sourceIds)
@@ -40,8 +40,10 @@ std::vector<std::string> workerArguments(const TargetConfig& t, const std::strin
 
 std::vector<std::string> captureArguments(const PushConfig& config, const std::string& segment,
                                           const std::vector<std::string>& files,
-                                          const std::vector<std::string>& interfaces) {
+                                          const std::vector<std::string>& interfaces, bool quiet) {
     std::vector<std::string> a = {"--ring", segment};
+    if (quiet)
+        a.push_back("--quiet");
     for (const std::string& f : files)
         a.insert(a.end(), {"--file", f});
     for (const std::string& i : interfaces)

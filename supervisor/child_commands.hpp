@@ -18,7 +18,8 @@ std::vector<std::string> workerArguments(const TargetConfig& target, const std::
 // Arguments for the capture process: stored files (offline) or interfaces (live).
 std::vector<std::string> captureArguments(const PushConfig& config, const std::string& segment,
                                           const std::vector<std::string>& files,
-                                          const std::vector<std::string>& interfaces);
+                                          const std::vector<std::string>& interfaces,
+                                          bool quiet = false);
 
 // Maps a target's Source names to ring source ids: an interface name gives its position among
 // `interfaces`; a number is taken as an id. Throws ConfigError naming the target for others.

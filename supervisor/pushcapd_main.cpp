@@ -179,6 +179,9 @@ int main(int argc, char** argv) {
             spdlog::flush_every(std::chrono::seconds(1));
         }
         options.showProgress = progress && !daemonize && ::isatty(2);
+        // The progress line is the interface then; child start/stop chatter would break it up.
+        if (options.showProgress && !verbose)
+            spdlog::set_level(spdlog::level::warn);
         Supervisor supervisor(options, config);
         return supervisor.run();
     } catch (const ConfigError& e) {

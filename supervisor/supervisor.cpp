@@ -172,7 +172,9 @@ void Supervisor::setUp() {
     capture->isCapture = true;
     capture->spec =
         ChildSpec{siblingProgram("pushcap-capture"),
-                  captureArguments(m_config, m_segment, m_options.offlineFiles, m_interfaces), ""};
+                  captureArguments(m_config, m_segment, m_options.offlineFiles, m_interfaces,
+                                   /*quiet=*/m_options.showProgress),
+                  ""};
     capture->policy = RestartPolicy(m_options.limits, /*essential=*/true);
     spawn(*capture);
     m_children.push_back(std::move(capture));
@@ -593,10 +595,14 @@ void Supervisor::showProgress(bool final) {
     const double done = double(m_inputDone);
     const double total = double(std::max<std::uint64_t>(m_inputTotal, 1));
     const double rate = elapsed > 0 ? done / elapsed : 0;
-    const double eta = rate > 0 ? (total - done) / rate : 0;
-    std::fprintf(stderr, "\r[pushcapd] %5.1f%%  %s of %s  %s/s  ETA %02d:%02d  ",
-                 100.0 * done / total, humanBytes(done).c_str(), humanBytes(total).c_str(),
-                 humanBytes(rate).c_str(), int(eta) / 60, int(eta) % 60);
+    char eta[16] = "--:--";  // no estimate before the first megabyte
+    if (done >= 1e6 && rate > 0) {
+        const int left = int((total - done) / rate);
+        std::snprintf(eta, sizeof eta, "%02d:%02d", left / 60, left % 60);
+    }
+    std::fprintf(stderr, "\r[pushcapd] %5.1f%%  %s of %s  %s/s  ETA %s  ", 100.0 * done / total,
+                 humanBytes(done).c_str(), humanBytes(total).c_str(), humanBytes(rate).c_str(),
+                 eta);
     if (final)
         std::fputc('\n', stderr);
     std::fflush(stderr);

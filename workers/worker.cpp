@@ -54,7 +54,7 @@ Worker::Worker(WorkerConfig config)
       m_namer(m_config.naming),
       m_events(m_config.eventsFd) {
     m_filter.validate(DLT_EN10MB);
-    m_log = std::make_unique<WorkerLog>(m_config.name, m_config.logDir);
+    m_log = std::make_unique<WorkerLog>(m_config.name, m_config.logDir, m_config.quietConsole);
     FileSinkConfig sc;
     sc.directory = m_namer.directory();
     sc.filePrefix = m_namer.filePrefix();

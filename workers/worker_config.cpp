@@ -39,7 +39,9 @@ std::string workerUsage() {
            "   --filename-tstr-HHMMSS | --filename-tstr-HHMMSS_TZ | --filename-tstr-HHMMSS_NS |\n"
            "   --filename-tstr-HHMMSS_SUB | --filename-strftime FMT | --filename-osmo]\n"
            "  [--filter BPF] [--suffix .pcap] [--completed-path DIR] [--idle-grace-ms N]\n"
-           "  [--log-dir DIR] [--ready-fd FD] [--events-fd FD] [--sources ID,ID] [--check]\n";
+           "  [--log-dir DIR [--quiet]] [--ready-fd FD] [--events-fd FD] [--sources ID,ID] "
+           "[--check]\n"
+           "  --quiet: only warnings and errors on stderr; everything goes to the --log-dir file\n";
 }
 
 WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
@@ -80,6 +82,8 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
             c.idleGraceNs = parseCount(a, value()) * 1'000'000ULL;
         else if (a == "--log-dir")
             c.logDir = value();
+        else if (a == "--quiet")
+            c.quietConsole = true;
         else if (a == "--ready-fd")
             c.readyFd = static_cast<int>(parseCount(a, value()));
         else if (a == "--events-fd")

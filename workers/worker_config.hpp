@@ -23,6 +23,7 @@ struct WorkerConfig {
     std::string completedPath;
     std::uint64_t idleGraceNs = 5'000'000'000ULL;
     std::string logDir;
+    bool quietConsole = false;  // stderr gets warnings and errors only (the log file has all)
     int readyFd = -1;
     int eventsFd = -1;  // file and error events for pushcapd (proto/child_events.hpp)
     std::vector<std::uint16_t> sources;  // empty: every source

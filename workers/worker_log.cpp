@@ -32,13 +32,18 @@ std::string formatTimestamp(std::uint64_t unixNs) {
     return text;
 }
 
-WorkerLog::WorkerLog(const std::string& target, const std::string& logDir) : m_startNs(wallNs()) {
+WorkerLog::WorkerLog(const std::string& target, const std::string& logDir, bool quietConsole)
+    : m_startNs(wallNs()) {
     // Several workers in one process only happen in tests: the names must stay unique.
     static int instance = 0;
     const std::string id = target + "#" + std::to_string(++instance);
     auto stderrSink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     m_console = std::make_shared<spdlog::logger>("worker:" + id, stderrSink);
     m_console->set_pattern("%Y-%m-%d %H:%M:%S.%e [%l] pushcap-worker[" + target + "]: %v");
+    // Quiet only with a log file: then the file holds every line and stderr (the journal under
+    // pushcapd) only what needs attention.
+    if (quietConsole && !logDir.empty())
+        m_console->set_level(spdlog::level::warn);
     if (!logDir.empty()) {
         if (const int rc = makeDirectories(logDir); rc != 0) {
             throw ConfigError("target '" + target + "': cannot create --log-dir " + logDir);

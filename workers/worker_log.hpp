@@ -14,7 +14,7 @@ namespace pushcap::workers {
 class WorkerLog {
   public:
     // `logDir` empty: stderr only. Throws ConfigError if the file cannot be created.
-    WorkerLog(const std::string& target, const std::string& logDir);
+    WorkerLog(const std::string& target, const std::string& logDir, bool quietConsole = false);
 
     const std::string& filePath() const { return m_filePath; }
 
