@@ -17,6 +17,7 @@
 #include "capture/batcher.hpp"
 #include "capture/file_source.hpp"
 #include "capture/live_source.hpp"
+#include "capture/remote_source.hpp"
 #include "proto/child_events.hpp"
 #include "router/ring_error.hpp"
 #include "router/ring_writer.hpp"
@@ -47,7 +48,8 @@ void installSignals() {
 }
 
 constexpr const char* USAGE =
-    "usage: pushcap-capture --ring SEGMENT (--file F [--file F2 ...] | -i IFACE [-i IFACE2 ...])\n"
+    "usage: pushcap-capture --ring SEGMENT (--file F [--file F2 ...] | -i IFACE [-i IFACE2 ...]\n"
+    "                       | --listen ADDR:PORT --client NAME=ADDR ...)\n"
     "                       [--snaplen N] [--no-promisc] [--buffer-bytes N] [--flush-us N] "
     "[--immediate]\n"
     "                       [--realtime[=X]] [--user USER] [--ready-fd FD] [--stats-ms N]\n"
@@ -73,6 +75,10 @@ constexpr const char* USAGE =
     "  --ready-fd FD      write one byte to FD when attached and sources are open, then close it\n"
     "  --events-fd FD     report progress and errors to FD as lines (used by pushcapd)\n"
     "  --quiet            only warnings and errors on stderr\n"
+    "  --listen ADDR:PORT collect from remote osmo-pcap clients (TCP; repeatable; port 0: any)\n"
+    "  --client NAME=ADDR[/BITS][:no-store]  an allowed client (repeatable, first match wins);\n"
+    "                     its source id follows the interfaces'\n"
+    "  --max-snaplen N    largest snaplen a remote client may announce (default 9000)\n"
     "  --stats-ms N       log counters every N ms (default 0: only at the end)\n"
     "\n"
     "exit: 0 done or stopped, 1 runtime error, 65 damaged input file (good packets delivered),\n"
@@ -157,7 +163,7 @@ int pushFiles(FileSource& files, Batcher& batcher, const CaptureOptions& o,
     return EXIT_OK;
 }
 
-int captureLive(std::vector<std::unique_ptr<LiveSource>>& sources, Batcher& batcher,
+int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
                 const CaptureOptions& o) {
     std::vector<pollfd> fds;
     for (const auto& s : sources)
@@ -295,6 +301,12 @@ bool parseCaptureArgs(int argc, char** argv, CaptureOptions& o) {
             o.user = value;
         } else if (flag == "--ready-fd") {
             o.readyFd = static_cast<int>(parseNumber(flag, value, 0, 1 << 20));
+        } else if (flag == "--listen") {
+            o.listen.push_back(value);
+        } else if (flag == "--client") {
+            o.clients.push_back(value);
+        } else if (flag == "--max-snaplen") {
+            o.maxSnaplen = static_cast<std::uint32_t>(parseNumber(flag, value, 1, 262144));
         } else if (flag == "--events-fd") {
             o.eventsFd = static_cast<int>(parseNumber(flag, value, 0, 1 << 20));
         } else if (flag == "--stats-ms") {
@@ -305,8 +317,13 @@ bool parseCaptureArgs(int argc, char** argv, CaptureOptions& o) {
     }
     if (o.ring.empty())
         throw UsageError("--ring SEGMENT is required (see --help)");
-    if (o.files.empty() == o.interfaces.empty())
-        throw UsageError("give --file F... or -i IFACE..., not both or neither");
+    const bool liveSources = !o.interfaces.empty() || !o.listen.empty();
+    if (o.files.empty() == !liveSources)
+        throw UsageError(
+            "give --file F... or live sources (-i IFACE..., --listen ADDR:PORT), not both or "
+            "neither");
+    if (!o.listen.empty() && o.clients.empty())
+        throw UsageError("--listen needs at least one --client NAME=ADDR (an allow list)");
     if (o.interfaces.size() > 65535)
         throw UsageError("-i: too many interfaces");
     if (o.realtime > 0 && o.files.empty())
@@ -327,7 +344,7 @@ int runCapture(const CaptureOptions& o) {
         return EXIT_RUNTIME_ERROR;
     }
     std::unique_ptr<FileSource> files;
-    std::vector<std::unique_ptr<LiveSource>> live;
+    std::vector<std::unique_ptr<Source>> live;
     try {
         if (!o.files.empty()) {
             files =
@@ -344,10 +361,25 @@ int runCapture(const CaptureOptions& o) {
                 lo.bufferBytes = o.bufferBytes;
                 lo.immediate = o.immediate;
                 lo.timeoutMs = static_cast<int>(std::max<std::uint64_t>(1, o.flushUs / 1000));
-                live.push_back(std::make_unique<LiveSource>(lo));
+                auto source = std::make_unique<LiveSource>(lo);
                 spdlog::info("interface {}: source id {}, link type {}, {} timestamps",
-                             lo.interface, i, live.back()->linkType(),
-                             live.back()->nanosecond() ? "nanosecond" : "microsecond");
+                             lo.interface, i, source->linkType(),
+                             source->nanosecond() ? "nanosecond" : "microsecond");
+                live.push_back(std::move(source));
+            }
+            if (!o.listen.empty()) {
+                // Remote clients follow the interfaces in source-id order.
+                RemoteOptions ro;
+                ro.listen = o.listen;
+                ro.maxSnaplen = o.maxSnaplen;
+                for (std::size_t i = 0; i < o.clients.size(); ++i) {
+                    ro.clients.push_back(parseRemoteClient(
+                        o.clients[i], static_cast<std::uint16_t>(o.interfaces.size() + i)));
+                }
+                auto collector = std::make_unique<RemoteSource>(std::move(ro));
+                for (const std::string& a : collector->boundAddresses())
+                    spdlog::info("collector: listening on {}", a);
+                live.push_back(std::move(collector));
             }
         }
         if (!o.user.empty())

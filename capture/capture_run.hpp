@@ -14,6 +14,9 @@ struct CaptureOptions {
     std::string ring;                     // segment name ("/pushcap.<instance>.<source>")
     std::vector<std::string> files;       // --file, pushed in order
     std::vector<std::string> interfaces;  // -i, source id = position
+    std::vector<std::string> listen;      // --listen: collector addresses
+    std::vector<std::string> clients;     // --client: allow list, source ids after the interfaces
+    std::uint32_t maxSnaplen = 9000;
     std::uint32_t snaplen = 262144;
     bool promisc = true;
     std::uint64_t bufferBytes = 32 << 20;

@@ -1,0 +1,324 @@
+#include "capture/remote_source.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace pushcap::capture {
+namespace {
+
+constexpr std::size_t READ_BUFFER = 1 << 20;  // per connection: one read can bring many packets
+constexpr int EVENTS_PER_PUMP = 64;
+
+std::string addressText(const sockaddr_storage& sa) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        return std::string(host) + ":" + std::to_string(port);
+    }
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+}
+
+in6_addr toV6(const sockaddr_storage& sa) {
+    in6_addr out{};
+    if (sa.ss_family == AF_INET6)
+        return reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_addr;
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    out.s6_addr[10] = 0xff;
+    out.s6_addr[11] = 0xff;
+    std::memcpy(&out.s6_addr[12], &in->sin_addr, 4);
+    return out;
+}
+
+bool parseAddress(const std::string& text, in6_addr& out, bool& wasV4) {
+    in_addr v4{};
+    if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+        out = in6_addr{};
+        out.s6_addr[10] = 0xff;
+        out.s6_addr[11] = 0xff;
+        std::memcpy(&out.s6_addr[12], &v4, 4);
+        wasV4 = true;
+        return true;
+    }
+    wasV4 = false;
+    return ::inet_pton(AF_INET6, text.c_str(), &out) == 1;
+}
+
+bool prefixMatches(const in6_addr& a, const in6_addr& b, unsigned bits) {
+    for (unsigned i = 0; i < 16 && bits > 0; ++i, bits = bits >= 8 ? bits - 8 : 0) {
+        const unsigned take = std::min(bits, 8u);
+        const std::uint8_t mask = static_cast<std::uint8_t>(0xff << (8 - take));
+        if ((a.s6_addr[i] & mask) != (b.s6_addr[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+struct RemoteSource::Connection : EpollEntry {
+    const RemoteClient* client = nullptr;
+    std::string peer;
+    OsmoStreamParser parser;
+    std::unique_ptr<std::byte[]> buffer{new std::byte[READ_BUFFER]};
+    std::size_t used = 0;
+    std::uint64_t packets = 0;
+    explicit Connection(std::uint32_t maxSnaplen) : parser(maxSnaplen) {}
+};
+
+RemoteClient parseRemoteClient(const std::string& text, std::uint16_t sourceId) {
+    const auto bad = [&](const std::string& why) {
+        return std::runtime_error("--client " + text + ": " + why +
+                                  " (expected NAME=ADDR[/BITS][:no-store])");
+    };
+    const std::size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw bad("no NAME=");
+    RemoteClient c;
+    c.name = text.substr(0, eq);
+    c.sourceId = sourceId;
+    std::string rest = text.substr(eq + 1);
+    if (const std::size_t colon = rest.rfind(":no-store");
+        colon != std::string::npos && colon + 9 == rest.size()) {
+        c.store = false;
+        rest.resize(colon);
+    }
+    std::string addr = rest;
+    int bits = -1;
+    if (const std::size_t slash = rest.find('/'); slash != std::string::npos) {
+        addr = rest.substr(0, slash);
+        char* end = nullptr;
+        bits = static_cast<int>(std::strtol(rest.c_str() + slash + 1, &end, 10));
+        if (end == rest.c_str() + slash + 1 || *end != '\0')
+            throw bad("bad prefix length");
+    }
+    bool v4 = false;
+    if (!parseAddress(addr, c.address, v4))
+        throw bad("'" + addr + "' is not an IP address");
+    const int maxBits = v4 ? 32 : 128;
+    if (bits < 0)
+        bits = maxBits;
+    if (bits > maxBits)
+        throw bad("prefix longer than the address");
+    c.prefix = static_cast<unsigned>(v4 ? bits + 96 : bits);
+    return c;
+}
+
+RemoteSource::RemoteSource(RemoteOptions options) : m_options(std::move(options)) {
+    m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    if (m_epoll < 0)
+        throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    for (const std::string& l : m_options.listen) {
+        const std::size_t colon = l.rfind(':');
+        if (colon == std::string::npos)
+            throw std::runtime_error("--listen " + l + ": expected ADDR:PORT");
+        std::string host = l.substr(0, colon);
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
+        char* end = nullptr;
+        const long port = std::strtol(l.c_str() + colon + 1, &end, 10);
+        in6_addr a6{};
+        bool v4 = false;
+        if (*end != '\0' || port < 0 || port > 65535 || !parseAddress(host, a6, v4)) {
+            throw std::runtime_error("--listen " + l + ": expected ADDR:PORT with an IP address");
+        }
+        const int fd =
+            ::socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        const int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_storage sa{};
+        socklen_t len;
+        if (v4) {
+            auto* in = reinterpret_cast<sockaddr_in*>(&sa);
+            in->sin_family = AF_INET;
+            in->sin_port = htons(static_cast<std::uint16_t>(port));
+            std::memcpy(&in->sin_addr, &a6.s6_addr[12], 4);
+            len = sizeof(sockaddr_in);
+        } else {
+            auto* in6 = reinterpret_cast<sockaddr_in6*>(&sa);
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons(static_cast<std::uint16_t>(port));
+            in6->sin6_addr = a6;
+            len = sizeof(sockaddr_in6);
+        }
+        if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0 ||
+            ::listen(fd, 64) != 0) {
+            const std::string why = std::strerror(errno);
+            if (fd >= 0)
+                ::close(fd);
+            throw std::runtime_error("--listen " + l + ": " + why);
+        }
+        socklen_t got = sizeof sa;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &got);
+        m_bound.push_back(addressText(sa));
+        auto entry = std::make_unique<EpollEntry>(EpollEntry{fd, true});
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = entry.get();
+        ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
+        m_listeners.push_back(std::move(entry));
+    }
+}
+
+RemoteSource::~RemoteSource() {
+    for (auto& c : m_connections)
+        ::close(c->fd);
+    for (auto& l : m_listeners)
+        ::close(l->fd);
+    if (m_epoll >= 0)
+        ::close(m_epoll);
+}
+
+const RemoteClient* RemoteSource::match(const in6_addr& peer) const {
+    for (const RemoteClient& c : m_options.clients) {
+        if (prefixMatches(peer, c.address, c.prefix))
+            return &c;
+    }
+    return nullptr;
+}
+
+void RemoteSource::accept(int listener) {
+    for (;;) {
+        sockaddr_storage sa{};
+        socklen_t len = sizeof sa;
+        const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&sa), &len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;  // EAGAIN: no more waiting
+        const RemoteClient* client = match(toV6(sa));
+        if (client == nullptr) {
+            ++m_noClient;
+            spdlog::warn("collector: {} is not an allowed client: closed", addressText(sa));
+            ::close(fd);
+            continue;
+        }
+        // A client that connects again replaces its old connection (osmo-pcap clients reconnect).
+        for (auto& old : m_connections) {
+            if (old->client == client) {
+                close(*old, "replaced by a new connection from " + addressText(sa));
+                break;
+            }
+        }
+        auto c = std::make_unique<Connection>(m_options.maxSnaplen);
+        c->fd = fd;
+        c->client = client;
+        c->peer = addressText(sa);
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP;
+        ev.data.ptr = c.get();
+        ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
+        spdlog::info("collector: client {} connected from {} (source {})", client->name, c->peer,
+                     client->sourceId);
+        m_connections.push_back(std::move(c));
+    }
+}
+
+void RemoteSource::close(Connection& c, const std::string& why) {
+    spdlog::info("collector: client {} ({}) closed: {}; {} packets", c.client->name, c.peer, why,
+                 c.packets);
+    ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    c.fd = -1;  // removed from m_connections after the event loop
+}
+
+namespace {
+
+// Puts parsed packets into the ring; a full ring in live mode drops (and counts) rather than
+// stalls the socket reads of every client.
+struct RingSink final : OsmoPacketSink {
+    Batcher* batcher = nullptr;
+    std::uint16_t sourceId = 0;
+    bool store = true;
+    std::uint64_t* ringFull = nullptr;
+    std::uint64_t* packets = nullptr;
+    bool packet(const OsmoPacket& p) override {
+        ++*packets;
+        if (!store)
+            return true;
+        std::uint32_t cap = p.caplen;
+        std::byte* dst = batcher->reserve(router::BatchMeta{p.linkType, p.snaplen, sourceId}, cap);
+        if (dst == nullptr) {
+            ++*ringFull;
+            return true;
+        }
+        const router::PcapRecordHeader rec{static_cast<std::uint32_t>(p.tsNs / 1'000'000'000ULL),
+                                           static_cast<std::uint32_t>(p.tsNs % 1'000'000'000ULL),
+                                           cap, p.wirelen};
+        std::memcpy(dst, &rec, sizeof rec);
+        std::memcpy(dst + sizeof rec, p.data, cap);
+        batcher->commit(cap);
+        return true;
+    }
+};
+
+}  // namespace
+
+void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
+    RingSink sink;
+    sink.batcher = &batcher;
+    sink.sourceId = c.client->sourceId;
+    sink.store = c.client->store;
+    sink.ringFull = &m_ringFull;
+    sink.packets = &c.packets;
+    for (int reads = 0; reads < 4; ++reads) {
+        const ssize_t n = ::recv(c.fd, c.buffer.get() + c.used, READ_BUFFER - c.used, 0);
+        if (n == 0) {
+            close(c, c.used == 0 ? "end of stream" : "end of stream inside a message");
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                close(c, std::strerror(errno));
+            return;
+        }
+        c.used += static_cast<std::size_t>(n);
+        const OsmoStreamParser::Result r = c.parser.parse(c.buffer.get(), c.used, sink);
+        if (r.error != OsmoError::None) {
+            ++m_closed[static_cast<std::size_t>(r.error)];
+            close(c, std::string(osmoErrorName(r.error)) + ": " + c.parser.detail());
+            return;
+        }
+        std::memmove(c.buffer.get(), c.buffer.get() + r.consumed, c.used - r.consumed);
+        c.used -= r.consumed;
+        if (c.used == READ_BUFFER) {  // a message cannot be this large: the length is 16 bits
+            ++m_closed[static_cast<std::size_t>(OsmoError::LengthMismatch)];
+            close(c, "no message fits the read buffer");
+            return;
+        }
+    }
+}
+
+PumpStatus RemoteSource::pump(Batcher& batcher) {
+    epoll_event events[EVENTS_PER_PUMP];
+    const int n = ::epoll_wait(m_epoll, events, EVENTS_PER_PUMP, 0);
+    if (n <= 0)
+        return PumpStatus::Idle;
+    for (int i = 0; i < n; ++i) {
+        auto* entry = static_cast<EpollEntry*>(events[i].data.ptr);
+        if (entry->listener) {
+            accept(entry->fd);
+        } else if (entry->fd >= 0) {
+            readFrom(*static_cast<Connection*>(entry), batcher);
+        }
+    }
+    m_connections.erase(std::remove_if(m_connections.begin(), m_connections.end(),
+                                       [](const auto& c) { return c->fd < 0; }),
+                        m_connections.end());
+    return n == EVENTS_PER_PUMP ? PumpStatus::Progress : PumpStatus::Idle;
+}
+
+}  // namespace pushcap::capture

@@ -1,0 +1,87 @@
+// Remote capture agents as a capture source: a TCP collector speaking the osmo-pcap protocol
+// (capture/osmo_stream_parser.hpp). Clients are known by their source address, matched against
+// an allow list in order (first match wins), as osmo-pcap-server does; each allowed client is its
+// own ring source id, so targets can select them. A bad stream closes that connection only,
+// counted by reason; an unknown address is closed at once and counted.
+#pragma once
+
+#include <netinet/in.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "capture/osmo_stream_parser.hpp"
+#include "capture/source.hpp"
+
+namespace pushcap::capture {
+
+struct RemoteClient {
+    std::string name;
+    in6_addr address{};     // IPv4 clients as v4-mapped addresses
+    unsigned prefix = 128;  // bits of `address` that must match
+    bool store = true;      // osmo-pcap's no-store: accepted, counted, not put in the ring
+    std::uint16_t sourceId = 0;
+};
+
+// "NAME=ADDR[/BITS][:no-store]" as given to --client; throws std::runtime_error naming the text.
+RemoteClient parseRemoteClient(const std::string& text, std::uint16_t sourceId);
+
+struct RemoteOptions {
+    std::vector<std::string> listen;  // "ADDR:PORT", "[V6]:PORT"; port 0 picks a free one
+    std::vector<RemoteClient> clients;
+    std::uint32_t maxSnaplen = 9000;
+};
+
+class RemoteSource final : public Source {
+  public:
+    // Binds every listen address; throws std::runtime_error naming the address on failure.
+    explicit RemoteSource(RemoteOptions options);
+    ~RemoteSource() override;
+    RemoteSource(const RemoteSource&) = delete;
+    RemoteSource& operator=(const RemoteSource&) = delete;
+
+    std::string describe() const override { return "collector"; }
+    int pollFd() const override { return m_epoll; }
+    PumpStatus pump(Batcher& batcher) override;
+    std::string error() const override { return m_error; }
+    // Packets lost to a full ring count as drops, as kernel drops do for an interface.
+    void drops(std::uint64_t& dropped, std::uint64_t& ifDropped) const override {
+        dropped = m_ringFull;
+        ifDropped = 0;
+    }
+
+    // The addresses actually bound ("127.0.0.1:40123"), for logs and tests.
+    const std::vector<std::string>& boundAddresses() const { return m_bound; }
+    std::uint64_t closedFor(OsmoError reason) const {
+        return m_closed[static_cast<std::size_t>(reason)];
+    }
+    std::uint64_t unknownClients() const { return m_noClient; }
+
+  private:
+    // What epoll hands back: a listening socket or a connection (which derives from it).
+    struct EpollEntry {
+        int fd = -1;
+        bool listener = false;
+    };
+    struct Connection;
+
+    void accept(int listener);
+    void readFrom(Connection& c, Batcher& batcher);
+    void close(Connection& c, const std::string& why);
+    const RemoteClient* match(const in6_addr& peer) const;
+
+    RemoteOptions m_options;
+    int m_epoll = -1;
+    std::vector<std::unique_ptr<EpollEntry>> m_listeners;
+    std::vector<std::string> m_bound;
+    std::vector<std::unique_ptr<Connection>> m_connections;
+    std::array<std::uint64_t, static_cast<std::size_t>(OsmoError::Count)> m_closed{};
+    std::uint64_t m_noClient = 0;
+    std::uint64_t m_ringFull = 0;
+    std::string m_error;
+};
+
+}  // namespace pushcap::capture
