@@ -76,9 +76,15 @@ constexpr const char* USAGE =
     "  --events-fd FD     report progress and errors to FD as lines (used by pushcapd)\n"
     "  --quiet            only warnings and errors on stderr\n"
     "  --listen ADDR:PORT collect from remote osmo-pcap clients (TCP; repeatable; port 0: any)\n"
-    "  --client NAME=ADDR[/BITS][:no-store]  an allowed client (repeatable, first match wins);\n"
+    "  --client NAME=ADDR[/BITS][:no-store][:tls]  an allowed client (repeatable, first match\n"
+    "                     wins; :tls: it must use TLS);\n"
     "                     its source id follows the interfaces'\n"
     "  --max-snaplen N    largest snaplen a remote client may announce (default 9000)\n"
+    "  --tls-cert F --tls-key F  server certificate and key (PEM) for clients marked :tls\n"
+    "  --tls-ca F [--tls-crl F]  CA (and CRL) that TLS clients' certificates must verify against\n"
+    "  --tls-client-auth x509|anonymous  with --tls-ca: require a client certificate (default)\n"
+    "                     or accept clients without one (osmo-pcap's 'no tls verify-cert')\n"
+    "  --tls-priority S   GnuTLS priority string (default NORMAL)\n"
     "  --stats-ms N       log counters every N ms (default 0: only at the end)\n"
     "\n"
     "exit: 0 done or stopped, 1 runtime error, 65 damaged input file (good packets delivered),\n"
@@ -305,6 +311,21 @@ bool parseCaptureArgs(int argc, char** argv, CaptureOptions& o) {
             o.listen.push_back(value);
         } else if (flag == "--client") {
             o.clients.push_back(value);
+        } else if (flag == "--tls-cert") {
+            o.tlsCert = value;
+        } else if (flag == "--tls-key") {
+            o.tlsKey = value;
+        } else if (flag == "--tls-ca") {
+            o.tlsCa = value;
+        } else if (flag == "--tls-crl") {
+            o.tlsCrl = value;
+        } else if (flag == "--tls-priority") {
+            o.tlsPriority = value;
+        } else if (flag == "--tls-client-auth") {
+            if (value != "x509" && value != "anonymous")
+                throw UsageError("--tls-client-auth: expected x509 or anonymous, got '" + value +
+                                 "'");
+            o.tlsRequireClientCert = value == "x509";
         } else if (flag == "--max-snaplen") {
             o.maxSnaplen = static_cast<std::uint32_t>(parseNumber(flag, value, 1, 262144));
         } else if (flag == "--events-fd") {
@@ -372,6 +393,11 @@ int runCapture(const CaptureOptions& o) {
                 RemoteOptions ro;
                 ro.listen = o.listen;
                 ro.maxSnaplen = o.maxSnaplen;
+                if (!o.tlsCert.empty() || !o.tlsKey.empty()) {
+                    ro.tls =
+                        TlsServerOptions{o.tlsCert, o.tlsKey, o.tlsCa, o.tlsCrl, o.tlsPriority};
+                }
+                ro.requireClientCertificates = o.tlsRequireClientCert;
                 for (std::size_t i = 0; i < o.clients.size(); ++i) {
                     ro.clients.push_back(parseRemoteClient(
                         o.clients[i], static_cast<std::uint16_t>(o.interfaces.size() + i)));

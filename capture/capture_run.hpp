@@ -17,6 +17,8 @@ struct CaptureOptions {
     std::vector<std::string> listen;      // --listen: collector addresses
     std::vector<std::string> clients;     // --client: allow list, source ids after the interfaces
     std::uint32_t maxSnaplen = 9000;
+    std::string tlsCert, tlsKey, tlsCa, tlsCrl, tlsPriority = "NORMAL";
+    bool tlsRequireClientCert = true;  // --tls-client-auth x509 (default) | anonymous
     std::uint32_t snaplen = 262144;
     bool promisc = true;
     std::uint64_t bufferBytes = 32 << 20;

@@ -74,6 +74,8 @@ struct RemoteSource::Connection : EpollEntry {
     const RemoteClient* client = nullptr;
     std::string peer;
     OsmoStreamParser parser;
+    std::unique_ptr<TlsServerSession> tls;  // set for TLS clients
+    bool handshaking = false;
     std::unique_ptr<std::byte[]> buffer{new std::byte[READ_BUFFER]};
     std::size_t used = 0;
     std::uint64_t packets = 0;
@@ -83,7 +85,7 @@ struct RemoteSource::Connection : EpollEntry {
 RemoteClient parseRemoteClient(const std::string& text, std::uint16_t sourceId) {
     const auto bad = [&](const std::string& why) {
         return std::runtime_error("--client " + text + ": " + why +
-                                  " (expected NAME=ADDR[/BITS][:no-store])");
+                                  " (expected NAME=ADDR[/BITS][:no-store][:tls])");
     };
     const std::size_t eq = text.find('=');
     if (eq == std::string::npos || eq == 0)
@@ -92,10 +94,25 @@ RemoteClient parseRemoteClient(const std::string& text, std::uint16_t sourceId) 
     c.name = text.substr(0, eq);
     c.sourceId = sourceId;
     std::string rest = text.substr(eq + 1);
-    if (const std::size_t colon = rest.rfind(":no-store");
-        colon != std::string::npos && colon + 9 == rest.size()) {
-        c.store = false;
-        rest.resize(colon);
+    // Flags after the address, in any order: ":no-store", ":tls". (IPv6 addresses hold colons
+    // too, so only these exact suffixes are taken off.)
+    auto takeSuffix = [&rest](const std::string& flag) {
+        if (rest.size() <= flag.size() ||
+            rest.compare(rest.size() - flag.size(), flag.size(), flag) != 0)
+            return false;
+        rest.resize(rest.size() - flag.size());
+        return true;
+    };
+    for (bool more = true; more;) {
+        more = false;
+        if (takeSuffix(":no-store")) {
+            c.store = false;
+            more = true;
+        }
+        if (takeSuffix(":tls")) {
+            c.tls = true;
+            more = true;
+        }
     }
     std::string addr = rest;
     int bits = -1;
@@ -119,6 +136,14 @@ RemoteClient parseRemoteClient(const std::string& text, std::uint16_t sourceId) 
 }
 
 RemoteSource::RemoteSource(RemoteOptions options) : m_options(std::move(options)) {
+    for (const RemoteClient& c : m_options.clients) {
+        if (c.tls && !m_options.tls) {
+            throw std::runtime_error("--client " + c.name +
+                                     " requires TLS: give --tls-cert and --tls-key");
+        }
+    }
+    if (m_options.tls)
+        m_tls = std::make_unique<TlsServerContext>(*m_options.tls);
     m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
     if (m_epoll < 0)
         throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
@@ -217,6 +242,12 @@ void RemoteSource::accept(int listener) {
         c->fd = fd;
         c->client = client;
         c->peer = addressText(sa);
+        if (client->tls) {
+            const bool requireCertificate =
+                m_tls->verifiesClients() && m_options.requireClientCertificates;
+            c->tls = std::make_unique<TlsServerSession>(*m_tls, fd, requireCertificate);
+            c->handshaking = true;
+        }
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.ptr = c.get();
@@ -267,22 +298,50 @@ struct RingSink final : OsmoPacketSink {
 
 }  // namespace
 
+long RemoteSource::receive(Connection& c) {
+    std::byte* at = c.buffer.get() + c.used;
+    const std::size_t room = READ_BUFFER - c.used;
+    if (c.tls)
+        return c.tls->recv(at, room);
+    const ssize_t n = ::recv(c.fd, at, room, 0);
+    if (n >= 0)
+        return static_cast<long>(n);
+    return errno == EAGAIN || errno == EINTR ? -1 : -2;
+}
+
 void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
+    if (c.handshaking) {
+        switch (c.tls->handshake()) {
+            case TlsServerSession::Step::Again:
+                return;
+            case TlsServerSession::Step::Failed:
+                ++m_tlsRefused;
+                close(c, "tls_refused: " + c.tls->error());
+                return;
+            case TlsServerSession::Step::Done:
+                c.handshaking = false;
+                spdlog::info("collector: client {} ({}): TLS established", c.client->name, c.peer);
+                break;
+        }
+    }
     RingSink sink;
     sink.batcher = &batcher;
     sink.sourceId = c.client->sourceId;
     sink.store = c.client->store;
     sink.ringFull = &m_ringFull;
     sink.packets = &c.packets;
-    for (int reads = 0; reads < 4; ++reads) {
-        const ssize_t n = ::recv(c.fd, c.buffer.get() + c.used, READ_BUFFER - c.used, 0);
+    // A few reads per wake-up keep one busy client from starving the others; TLS may hold
+    // decrypted bytes the socket no longer signals, so those are always drained.
+    for (int reads = 0; reads < 4 || (c.tls && c.tls->pending()); ++reads) {
+        const long n = receive(c);
         if (n == 0) {
             close(c, c.used == 0 ? "end of stream" : "end of stream inside a message");
             return;
         }
+        if (n == -1)
+            return;
         if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                close(c, std::strerror(errno));
+            close(c, c.tls ? c.tls->error() : std::string(std::strerror(errno)));
             return;
         }
         c.used += static_cast<std::size_t>(n);

@@ -10,11 +10,13 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "capture/osmo_stream_parser.hpp"
 #include "capture/source.hpp"
+#include "capture/tls_server.hpp"
 
 namespace pushcap::capture {
 
@@ -23,16 +25,22 @@ struct RemoteClient {
     in6_addr address{};     // IPv4 clients as v4-mapped addresses
     unsigned prefix = 128;  // bits of `address` that must match
     bool store = true;      // osmo-pcap's no-store: accepted, counted, not put in the ring
+    bool tls = false;       // this client must speak TLS
     std::uint16_t sourceId = 0;
 };
 
-// "NAME=ADDR[/BITS][:no-store]" as given to --client; throws std::runtime_error naming the text.
+// "NAME=ADDR[/BITS][:no-store][:tls]" as given to --client; throws std::runtime_error naming the
+// text.
 RemoteClient parseRemoteClient(const std::string& text, std::uint16_t sourceId);
 
 struct RemoteOptions {
     std::vector<std::string> listen;  // "ADDR:PORT", "[V6]:PORT"; port 0 picks a free one
     std::vector<RemoteClient> clients;
     std::uint32_t maxSnaplen = 9000;
+    std::optional<TlsServerOptions> tls;  // needed when any client has `tls`
+    // With a CA in `tls`: TLS clients must present a certificate that verifies (osmo-pcap's
+    // "tls allow-auth x509"); false accepts clients without one ("anonymous").
+    bool requireClientCertificates = true;
 };
 
 class RemoteSource final : public Source {
@@ -59,6 +67,7 @@ class RemoteSource final : public Source {
         return m_closed[static_cast<std::size_t>(reason)];
     }
     std::uint64_t unknownClients() const { return m_noClient; }
+    std::uint64_t tlsRefused() const { return m_tlsRefused; }
 
   private:
     // What epoll hands back: a listening socket or a connection (which derives from it).
@@ -70,6 +79,7 @@ class RemoteSource final : public Source {
 
     void accept(int listener);
     void readFrom(Connection& c, Batcher& batcher);
+    long receive(Connection& c);
     void close(Connection& c, const std::string& why);
     const RemoteClient* match(const in6_addr& peer) const;
 
@@ -80,6 +90,8 @@ class RemoteSource final : public Source {
     std::vector<std::unique_ptr<Connection>> m_connections;
     std::array<std::uint64_t, static_cast<std::size_t>(OsmoError::Count)> m_closed{};
     std::uint64_t m_noClient = 0;
+    std::uint64_t m_tlsRefused = 0;
+    std::unique_ptr<TlsServerContext> m_tls;
     std::uint64_t m_ringFull = 0;
     std::string m_error;
 };

@@ -9,7 +9,7 @@ PACKAGES=(
     libboost-dev libpcap-dev libzmq3-dev cppzmq-dev
     protobuf-compiler libprotobuf-dev libspdlog-dev catch2 liblua5.4-dev
     tcpdump tshark iproute2 python3-zmq python3-protobuf
-    clang libclang-rt-14-dev systemd
+    clang libclang-rt-14-dev systemd libgnutls28-dev gnutls-bin
 )
 
 missing=()
