@@ -5,6 +5,7 @@
 //   file_completed  PATH BYTES PACKETS FIRST_PACKET_UNIX_NS LAST_PACKET_UNIX_NS
 //   error           MESSAGE
 //   progress        DONE_BYTES TOTAL_BYTES        (offline push: input bytes read)
+//   uploaded        LOCAL_PATH REMOTE_NAME BYTES  (RCLONE target: a file is on its remote)
 //
 // The child's end is non-blocking and an event that does not fit is dropped: status must never
 // stall the data path. Never used per packet.
@@ -37,6 +38,11 @@ class ChildEventWriter {
     void error(const std::string& message) { line({"error", clean(message)}); }
     void progress(std::uint64_t done, std::uint64_t total) {
         line({"progress", std::to_string(done), std::to_string(total)});
+    }
+    // Also called from uploader threads: each event is one write(2) of less than PIPE_BUF
+    // bytes, so lines from different threads never interleave.
+    void uploaded(const std::string& localPath, const std::string& remote, std::uint64_t bytes) {
+        line({"uploaded", clean(localPath), clean(remote), std::to_string(bytes)});
     }
 
   private:

@@ -11,6 +11,13 @@ PACKAGES=(
     tcpdump tshark iproute2 python3-zmq python3-protobuf
     clang libclang-rt-14-dev systemd libgnutls28-dev gnutls-bin
 )
+# RCLONE targets and their tests: rclone, and npm for s3rver (tests/rclone/install_s3rver.sh).
+# Debian ships npm as its own package; NodeSource's nodejs bundles it (and conflicts with
+# Debian's npm), so npm is only asked for when no npm command exists.
+PACKAGES+=(rclone nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+# pushcap-web (cpp-httplib) and its tests: a real Prometheus (promtool) and headless Chromium.
+PACKAGES+=(libcpp-httplib-dev prometheus chromium chromium-driver)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -27,6 +27,20 @@ std::vector<std::string> workerArguments(const TargetConfig& t, const std::strin
     if (!t.rotateLocaltime.empty())
         a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
     a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
+    if (t.mode == TargetMode::Rclone) {
+        a.insert(a.end(), {"--mode", "rclone", "--spool-dir", t.spoolDir, "--uploads",
+                           std::to_string(t.uploads)});
+        if (t.spoolMax != 0)
+            a.insert(a.end(), {"--spool-max", std::to_string(t.spoolMax)});
+        if (t.keepLocal)
+            a.push_back("--keep-local");
+        if (!t.rclonePath.empty())
+            a.insert(a.end(), {"--rclone", t.rclonePath});
+        if (!t.rcloneConfig.empty())
+            a.insert(a.end(), {"--rclone-config", t.rcloneConfig});
+        if (t.uploadRetries != 0)
+            a.insert(a.end(), {"--upload-retries", std::to_string(t.uploadRetries)});
+    }
     if (!logDir.empty())
         a.insert(a.end(), {"--log-dir", logDir, "--quiet"});
     if (!sourceIds.empty()) {

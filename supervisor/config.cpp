@@ -13,6 +13,7 @@
 #include "supervisor/lua_sandbox.hpp"
 #include "workers/config_error.hpp"
 #include "workers/number_parse.hpp"
+#include "workers/rclone_remote.hpp"
 
 namespace pushcap::supervisor {
 namespace {
@@ -20,13 +21,16 @@ namespace {
 const std::vector<std::string> TOP_KEYS = {
     "Target",      "Instance",       "Interface",      "Snaplen", "RingSize",
     "RingMode",    "StatusEndpoint", "StatusInterval", "LogDir",  "User",
-    "FollowStart", "Decap",          "TimeoutRing"};
+    "FollowStart", "Decap",          "TimeoutRing",    "StateDir"};
 const std::vector<std::string> IGNORED_FMADIO_KEYS = {"FollowStart", "Decap", "TimeoutRing"};
 const std::vector<std::string> TARGET_KEYS = {
-    "Desc",      "Mode",       "Path",          "Split",       "FileName",
-    "FilterBPF", "FileSuffix", "CompletedPath", "MaxFileSize", "RotateLocaltime",
-    "IdleGrace", "Source",     "PipeCmd",       "SplitCmd",    "CPU",
-    "Post"};
+    "Desc",      "Mode",         "Path",          "Split",       "FileName",
+    "FilterBPF", "FileSuffix",   "CompletedPath", "MaxFileSize", "RotateLocaltime",
+    "IdleGrace", "Source",       "PipeCmd",       "SplitCmd",    "CPU",
+    "Post",      "RcloneConfig", "RclonePath",    "SpoolDir",    "SpoolMax",
+    "Uploads",   "KeepLocal",    "UploadRetries"};
+const std::vector<std::string> RCLONE_TARGET_KEYS = {
+    "RcloneConfig", "RclonePath", "SpoolDir", "SpoolMax", "Uploads", "KeepLocal", "UploadRetries"};
 const std::vector<std::string> UNSUPPORTED_TARGET_KEYS = {"PipeCmd", "SplitCmd", "CPU", "Post"};
 const std::vector<std::string> FILENAME_FLAGS = {
     "--filename-epoch-sec-startend", "--filename-epoch-sec",      "--filename-epoch-msec",
@@ -246,7 +250,9 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
                 std::string m = lower(s);
                 if (m == "file")
                     t.mode = TargetMode::File;
-                else if (m == "rclone" || m == "remote")
+                else if (m == "rclone")
+                    t.mode = TargetMode::Rclone;
+                else if (m == "remote")
                     r.error(where, "Mode: " + quoted(s) +
                                        " is not supported by this version yet (use \"File\")");
                 else
@@ -288,6 +294,23 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
                 t.idleGraceMs = n * 1000;
         } else if (key == "Source") {
             r.stringList(-1, where, key, t.sources);
+        } else if (key == "RcloneConfig") {
+            r.string(-1, where, key, t.rcloneConfig);
+        } else if (key == "RclonePath") {
+            r.string(-1, where, key, t.rclonePath);
+        } else if (key == "SpoolDir") {
+            if (r.string(-1, where, key, t.spoolDir) && t.spoolDir.empty())
+                r.error(where, "SpoolDir: must not be empty");
+        } else if (key == "SpoolMax") {
+            r.count(-1, where, key, t.spoolMax);
+        } else if (key == "Uploads") {
+            if (r.count(-1, where, key, t.uploads) && (t.uploads == 0 || t.uploads > 64))
+                r.error(where, "Uploads: must be 1..64, got " + std::to_string(t.uploads));
+        } else if (key == "KeepLocal") {
+            if (r.boolean(-1, where, key))
+                t.keepLocal = lua_toboolean(L, -1) != 0;
+        } else if (key == "UploadRetries") {
+            r.count(-1, where, key, t.uploadRetries);
         } else if (contains(UNSUPPORTED_TARGET_KEYS, key)) {
             r.error(where, key + ": not supported by this version of pushcap yet; remove it");
         } else {
@@ -297,6 +320,25 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
     }
     if (!hasPath && t.path.empty())
         r.error(where, "Path: missing (a directory plus file-name prefix)");
+    if (t.mode == TargetMode::Rclone) {
+        if (hasPath) {
+            try {
+                workers::splitRemotePath(t.path);
+            } catch (const workers::ConfigError& e) {
+                r.error(where, e.what());
+            }
+        }
+        if (!t.completedPath.empty())
+            r.error(where, "CompletedPath: has no meaning with Mode \"RCLONE\" (files go to Path)");
+    } else {
+        // Present but unused would hide a forgotten Mode = "RCLONE".
+        for (const std::string& key : RCLONE_TARGET_KEYS) {
+            lua_getfield(L, table, key.c_str());
+            if (!lua_isnil(L, -1))
+                r.error(where, key + ": only used with Mode = \"RCLONE\"");
+            lua_pop(L, 1);
+        }
+    }
     return t;
 }
 
@@ -376,7 +418,14 @@ std::string TargetConfig::fingerprint() const {
         << completedPath << '\n'
         << maxFileSize << '\n'
         << rotateLocaltime << '\n'
-        << idleGraceMs << '\n';
+        << idleGraceMs << '\n'
+        << rclonePath << '\n'
+        << rcloneConfig << '\n'
+        << spoolDir << '\n'
+        << spoolMax << '\n'
+        << uploads << '\n'
+        << keepLocal << '\n'
+        << uploadRetries << '\n';
     for (const std::string& s : sources)
         out << s << ',';
     return out.str();
@@ -461,6 +510,9 @@ PushConfig loadConfig(const std::string& path) {
             r.string(-1, where, key, cfg.logDir);
         } else if (key == "User") {
             r.string(-1, where, key, cfg.user);
+        } else if (key == "StateDir") {
+            if (r.string(-1, where, key, cfg.stateDir) && cfg.stateDir.empty())
+                r.error(where, "StateDir: must not be empty");
         } else if (contains(IGNORED_FMADIO_KEYS, key)) {
             cfg.notices.push_back("Config." + key +
                                   " is an FMADIO setting with no meaning for pushcap; ignored");
@@ -468,6 +520,11 @@ PushConfig loadConfig(const std::string& path) {
             r.unknownKey(where, key, TOP_KEYS);
         }
         lua_pop(L, 1);
+    }
+    // After the loop: StateDir may come after Target in the table.
+    for (TargetConfig& t : cfg.targets) {
+        if (t.mode == TargetMode::Rclone && t.spoolDir.empty() && !t.desc.empty())
+            t.spoolDir = cfg.stateDir + "/spool/" + t.desc;
     }
     if (cfg.targets.empty() && r.errors().empty())
         r.error(where, "Target: no targets (add entries with table.insert(Config.Target, {...}))");

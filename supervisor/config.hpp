@@ -28,6 +28,16 @@ struct TargetConfig {
     std::uint64_t idleGraceMs = 5000;
     std::vector<std::string> sources;  // empty: every source
 
+    // Mode RCLONE: Path is "remote:bucket/dir/prefix"; files are spooled in spoolDir, then
+    // uploaded with rclone (pushcap-worker --mode rclone).
+    std::string rclonePath;           // empty: "rclone" on PATH
+    std::string rcloneConfig;         // empty: rclone's default config (and RCLONE_CONFIG_* env)
+    std::string spoolDir;             // empty in the file: StateDir/spool/<Desc>
+    std::uint64_t spoolMax = 0;       // bytes waiting for upload at which packets stop; 0: no limit
+    std::uint64_t uploads = 2;        // parallel rclone uploads
+    bool keepLocal = false;           // keep uploaded files (in SpoolDir/uploaded/)
+    std::uint64_t uploadRetries = 0;  // 0: forever
+
     // What identifies this target's behaviour: equal strings mean a reload leaves it running.
     std::string fingerprint() const;
 };
@@ -46,6 +56,7 @@ struct PushConfig {
     std::uint64_t statusIntervalMs = 1000;
     std::string logDir = "/var/log/pushcap";
     std::string user;  // drop privileges to this user after opening interfaces
+    std::string stateDir = "/var/lib/pushcap";  // default RCLONE spools: StateDir/spool/<Desc>
     std::vector<TargetConfig> targets;
     std::vector<std::string> notices;  // accepted-but-ignored FMADIO keys, to log once
 };

@@ -8,6 +8,7 @@
 
 #include "supervisor/child_commands.hpp"
 #include "supervisor/config_error.hpp"
+#include "workers/rclone_remote.hpp"
 
 namespace fs = std::filesystem;
 
@@ -56,7 +57,16 @@ std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckI
     }
     for (const TargetConfig& t : config.targets) {
         const std::string where = "Target[" + std::to_string(t.index) + "] \"" + t.desc + "\": ";
-        if (std::string why = directoryProblem(targetDirectory(t.path)); !why.empty()) {
+        if (t.mode == TargetMode::Rclone) {
+            if (std::string why = directoryProblem(t.spoolDir); !why.empty()) {
+                problems.push_back(where + "SpoolDir: " + t.spoolDir +
+                                   ": cannot create or write: " + why);
+            }
+            const workers::RcloneSettings rclone{t.rclonePath.empty() ? "rclone" : t.rclonePath,
+                                                 t.rcloneConfig};
+            if (std::string why = workers::rcloneProblem(rclone, t.path); !why.empty())
+                problems.push_back(where + "Path: " + t.path + ": " + why);
+        } else if (std::string why = directoryProblem(targetDirectory(t.path)); !why.empty()) {
             problems.push_back(where + "Path: " + t.path + ": cannot create or write: " + why);
         }
         if (!t.completedPath.empty()) {

@@ -274,6 +274,8 @@ void Supervisor::childEvent(Child& child, const std::vector<std::string>& f) {
     } else if (f[0] == "error" && f.size() >= 2) {
         child.lastError = f[1];
         spdlog::warn("{}: {}", child.name, f[1]);
+    } else if (f[0] == "uploaded" && f.size() >= 4) {
+        child.lastUploadUnixNs = unixNowNs();
     } else if (f[0] == "progress" && f.size() >= 3) {
         m_inputDone = number(1);
         if (number(2) != 0)
@@ -554,6 +556,7 @@ void Supervisor::publishSnapshot() {
         t->set_restarts(c->policy.restarts());
         t->set_current_file(c->currentFile);
         t->set_last_error(c->lastError);
+        t->set_last_upload_unix_ns(c->lastUploadUnixNs);
         for (const router::ConsumerSnapshot& slot : ring.consumers) {
             if (slot.name != c->name)
                 continue;
@@ -565,6 +568,11 @@ void Supervisor::publishSnapshot() {
             t->set_bytes_written(slot.counters[workers::WORKER_BYTES_WRITTEN]);
             t->set_files_completed(slot.counters[workers::WORKER_FILES_COMPLETED]);
             t->set_write_errors(slot.counters[workers::WORKER_WRITE_ERRORS]);
+            t->set_uploads_completed(slot.counters[workers::WORKER_UPLOADS_COMPLETED]);
+            t->set_upload_failures(slot.counters[workers::WORKER_UPLOAD_FAILURES]);
+            const std::uint64_t pending = slot.counters[workers::WORKER_UPLOAD_PENDING];
+            t->set_uploads_pending(workers::uploadPendingFiles(pending));
+            t->set_upload_bytes_pending(workers::uploadPendingBytes(pending));
             const std::uint64_t lag = ring.writePos - std::min(ring.writePos, slot.readPos);
             t->set_lag_bytes(lag);
             t->set_lag_seconds(m_byteRate > 1 ? double(lag) / m_byteRate : 0.0);

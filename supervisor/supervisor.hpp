@@ -64,6 +64,7 @@ class Supervisor {
         bool finished = false;  // exited 0 after finishing its work
         std::string lastError;
         std::string currentFile;
+        std::uint64_t lastUploadUnixNs = 0;  // RCLONE: from the worker's `uploaded` events
         std::string pendingLine;
         int exitCode = 0;
         int exitSignal = 0;

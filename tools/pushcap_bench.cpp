@@ -9,6 +9,7 @@
 #ifdef PUSHCAP_CAPTURE_BENCH
 #include "tools/capture_bench.hpp"
 #include "tools/push_bench.hpp"
+#include "tools/rclone_bench.hpp"
 #endif
 
 namespace {
@@ -132,6 +133,31 @@ int main(int argc, char** argv) {
                 ++i;
             }
             return pushcap::tools::runPushBench(o);
+        }
+        if (what == "rclone") {
+            pushcap::tools::RcloneBenchOptions o;
+            for (int i = 2; i < argc; ++i) {
+                std::string flag = argv[i];
+                if (i + 1 >= argc) {
+                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
+                    return 2;
+                }
+                if (flag == "--files")
+                    o.files = static_cast<unsigned>(parseSize(argv[i], argv[i + 1]));
+                else if (flag == "--file-bytes")
+                    o.fileBytes = parseSize(argv[i], argv[i + 1]);
+                else if (flag == "--uploads")
+                    o.uploads = static_cast<unsigned>(parseSize(argv[i], argv[i + 1]));
+                else if (flag == "--dir")
+                    o.dir = argv[i + 1];
+                else {
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
+                                 flag.c_str());
+                    return 2;
+                }
+                ++i;
+            }
+            return pushcap::tools::runRcloneBench(o);
         }
 #endif
         std::fprintf(stderr, "pushcap-bench: unknown benchmark '%s' (see --help)\n", what.c_str());

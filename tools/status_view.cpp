@@ -76,16 +76,26 @@ std::string StatusView::table(const v1::Snapshot& s) {
     for (const v1::TargetStatus& t : s.targets()) {
         double pps, gbps;
         rate("target:" + t.desc(), t.packets_written(), t.bytes_written(), pps, gbps);
-        const std::string note =
-            t.state() == v1::FAILED || t.current_file().empty() ? t.last_error() : t.current_file();
+        std::string note = shortened(
+            t.state() == v1::FAILED || t.current_file().empty() ? t.last_error() : t.current_file(),
+            60);
+        if (t.uploads_completed() != 0 || t.uploads_pending() != 0 || t.upload_failures() != 0) {
+            // RCLONE target: what waits in the spool matters more than the file being written.
+            note = format("[up %llu, wait %llu (%.1f MB), fail %llu] ",
+                          (unsigned long long)t.uploads_completed(),
+                          (unsigned long long)t.uploads_pending(),
+                          double(t.upload_bytes_pending()) / 1e6,
+                          (unsigned long long)t.upload_failures()) +
+                   note;
+        }
         const bool alarm =
             t.state() == v1::FAILED || t.state() == v1::RESTARTING || t.lag_seconds() > 5;
-        out += format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n",
-                      alarm ? "\033[1;31m" : "", shortened(t.desc(), 20).c_str(),
-                      stateName(t.state()), t.pid(), pps, gbps, t.lag_seconds(),
-                      (unsigned long long)t.files_completed(), (unsigned long long)t.restarts(),
-                      (unsigned long long)t.packets_lost(), (unsigned long long)t.write_errors(),
-                      shortened(note, 60).c_str(), alarm ? "\033[0m" : "");
+        out +=
+            format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n",
+                   alarm ? "\033[1;31m" : "", shortened(t.desc(), 20).c_str(), stateName(t.state()),
+                   t.pid(), pps, gbps, t.lag_seconds(), (unsigned long long)t.files_completed(),
+                   (unsigned long long)t.restarts(), (unsigned long long)t.packets_lost(),
+                   (unsigned long long)t.write_errors(), note.c_str(), alarm ? "\033[0m" : "");
     }
     return out;
 }

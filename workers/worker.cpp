@@ -1,5 +1,6 @@
 #include "workers/worker.hpp"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
 
@@ -61,6 +62,10 @@ Worker::Worker(WorkerConfig config)
     sc.suffix = m_namer.suffix();
     sc.completedDir = m_config.completedPath;
     m_sink = std::make_unique<FileSink>(sc);
+    if (m_config.rclone() && m_config.eventsFd >= 0) {
+        // rclone children must not hold pushcapd's event pipe open after this worker is gone.
+        ::fcntl(m_config.eventsFd, F_SETFD, ::fcntl(m_config.eventsFd, F_GETFD) | FD_CLOEXEC);
+    }
 }
 
 Worker::~Worker() = default;
@@ -84,6 +89,13 @@ void Worker::check(const WorkerConfig& config) {
     writable("Path directory", namer.directory());
     writable("CompletedPath", config.completedPath);
     writable("log directory", config.logDir);
+    if (config.rclone()) {
+        writable("SpoolDir", config.spoolDir);
+        const std::string problem = rcloneProblem(
+            RcloneSettings{config.rclonePath, config.rcloneConfig}, config.remotePath);
+        if (!problem.empty())
+            throw ConfigError(targetPrefix(config.name) + problem);
+    }
 }
 
 int Worker::run(const std::atomic<bool>& stop) {
@@ -93,6 +105,27 @@ int Worker::run(const std::atomic<bool>& stop) {
     m_commitSpan = std::max<std::uint64_t>(m_reader->segment().capacity() / 8, 1);
     m_staging.resize(m_reader->segment().header().max_batch_bytes);
     resume();
+    if (m_config.rclone()) {
+        UploaderConfig uc;
+        uc.rclone = RcloneSettings{m_config.rclonePath, m_config.rcloneConfig};
+        uc.remoteDirectory = splitRemotePath(m_config.remotePath).directory;
+        uc.spoolDir = m_namer.directory();
+        uc.filePrefix = m_namer.filePrefix();
+        uc.suffix = m_namer.suffix();
+        uc.uploads = m_config.uploads;
+        uc.keepLocal = m_config.keepLocal;
+        uc.retries = m_config.uploadRetries;
+        uc.backoffMaxNs = std::max<std::uint64_t>(m_config.uploadBackoffMaxMs, 1) * 1'000'000ULL;
+        uc.backoffMinNs = std::min(uc.backoffMinNs, uc.backoffMaxNs);
+        m_uploader = std::make_unique<RcloneUploader>(uc, *m_log, m_events, m_uploadsCompletedBase,
+                                                      m_uploadFailuresBase);
+        // Files completed by earlier runs (and the leftovers resume() just completed).
+        if (const std::size_t n = m_uploader->scanSpool(); n != 0) {
+            m_log->info(std::to_string(n) + " complete file(s) of earlier runs in the spool " +
+                        uc.spoolDir + ": uploading them");
+        }
+        m_uploader->start();
+    }
 
     if (m_config.readyFd >= 0) {
         const char byte = 'R';
@@ -107,6 +140,11 @@ int Worker::run(const std::atomic<bool>& stop) {
     bool endOfStream = false;
     router::BatchView view;
     while (ok && !stop.load(std::memory_order_relaxed)) {
+        if (m_uploader && spoolFull()) {
+            onIdle();
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            continue;
+        }
         const router::NextStatus status = m_reader->next(view, IDLE_WAIT_NS);
         if (status == router::NextStatus::EndOfStream) {
             endOfStream = true;
@@ -135,6 +173,25 @@ int Worker::run(const std::atomic<bool>& stop) {
     maybeProgress(true);
     if (!ok)
         return EXIT_RUNTIME_ERROR;
+    if (m_uploader) {
+        // An offline push is done when its files are on the remote; a stopped worker leaves
+        // the rest in the spool for its next run.
+        if (endOfStream && !drainUploads())
+            endOfStream = false;
+        m_uploader->stop();
+        commitNow(m_reader->position(), 0);
+        const UploaderStats u = m_uploader->stats();
+        m_log->info("uploads: " + std::to_string(u.completed) + " done, " +
+                    std::to_string(u.failures) + " failed attempts, " +
+                    std::to_string(u.pendingFiles) + " file(s) (" + std::to_string(u.pendingBytes) +
+                    " bytes) left in the spool");
+        if (endOfStream && u.parkedFiles != 0) {
+            m_log->error(std::to_string(u.parkedFiles) +
+                         " file(s) could not be uploaded and stay in the spool " +
+                         m_namer.directory());
+            return EXIT_RUNTIME_ERROR;
+        }
+    }
     m_log->info(std::string(endOfStream ? "end of stream" : "stopped") + ": " +
                 std::to_string(m_counters.packetsWritten) + " packets, " +
                 std::to_string(m_counters.bytesWritten) + " bytes, " +
@@ -149,6 +206,8 @@ void Worker::resume() {
     m_counters.filesCompleted = m_reader->resumeCounter(WORKER_FILES_COMPLETED);
     m_counters.writeErrors = m_reader->resumeCounter(WORKER_WRITE_ERRORS);
     m_counters.packetsWritten = m_reader->resumeCounter(WORKER_PACKETS_WRITTEN);
+    m_uploadsCompletedBase = m_reader->resumeCounter(WORKER_UPLOADS_COMPLETED);
+    m_uploadFailuresBase = m_reader->resumeCounter(WORKER_UPLOAD_FAILURES);
     m_lastCommitPos = m_reader->resumePosition();
     m_lastCommitNs = steadyNs();
     m_bytesAtProgress = m_counters.bytesWritten;
@@ -340,12 +399,22 @@ bool Worker::commitNow(std::uint64_t skipPosition, std::uint32_t skipPackets) {
     state.file = m_file;
     state.skipPosition = skipPosition;
     state.skipPackets = skipPackets;
-    const std::uint64_t app[] = {m_counters.matched, m_counters.bytesWritten,
-                                 m_counters.filesCompleted, m_counters.writeErrors,
-                                 m_counters.packetsWritten};
-    static_assert(std::uint32_t(WORKER_PACKETS_WRITTEN) - std::uint32_t(router::COUNTER_FIRST_APP) +
+    UploaderStats uploads;
+    if (m_uploader) {
+        uploads = m_uploader->stats();
+    } else {
+        uploads.completed = m_uploadsCompletedBase;
+        uploads.failures = m_uploadFailuresBase;
+    }
+    const std::uint64_t app[] = {
+        m_counters.matched,        m_counters.bytesWritten,
+        m_counters.filesCompleted, m_counters.writeErrors,
+        m_counters.packetsWritten, uploads.completed,
+        uploads.failures,          packUploadPending(uploads.pendingFiles, uploads.pendingBytes)};
+    static_assert(std::uint32_t(WORKER_UPLOAD_PENDING) - std::uint32_t(router::COUNTER_FIRST_APP) +
                       1 ==
                   std::size(app));
+    m_committedUploadSignature = uploadSignature();
     m_reader->commit(encodeResumeState(state), app);
     m_lastCommitPos = m_reader->position();
     m_lastCommitNs = steadyNs();
@@ -418,6 +487,8 @@ bool Worker::completeFile(std::uint64_t skipPosition, std::uint32_t skipPackets)
         logCompleted(done, m_file);
         m_events.fileCompleted(done.location, done.bytes, m_file.packets, m_file.firstTsNs,
                                m_file.lastTsNs);
+        if (m_uploader)
+            m_uploader->enqueue(done.location, done.bytes);
     }
     m_file = OpenFileState{};
     return commitNow(skipPosition, skipPackets);
@@ -440,10 +511,58 @@ void Worker::onIdle() {
     if (m_live && m_file.open && m_file.period.endNs != 0 &&
         wallNs() >= m_file.period.endNs + m_config.idleGraceNs) {
         completeFile(pos, 0);
-    } else if (pos != m_lastCommitPos) {
+    } else if (pos != m_lastCommitPos ||
+               (m_uploader && uploadSignature() != m_committedUploadSignature)) {
+        // Upload counters change while no packet comes: the ring has no counters-only update,
+        // so an idle commit at the same position publishes them.
         commitNow(pos, 0);
     }
     maybeProgress();
+}
+
+std::uint64_t Worker::uploadSignature() const {
+    if (!m_uploader)
+        return 0;
+    const UploaderStats u = m_uploader->stats();
+    return u.completed * 1'000'003ULL + u.failures * 7919ULL + u.pendingFiles * 131ULL +
+           u.pendingBytes;
+}
+
+bool Worker::spoolFull() {
+    const bool full =
+        m_config.spoolMaxBytes != 0 && m_uploader->spoolBytes() >= m_config.spoolMaxBytes;
+    if (full != m_spoolFull) {
+        m_spoolFull = full;
+        if (full) {
+            const std::string text = "spool " + m_namer.directory() + " holds " +
+                                     std::to_string(m_uploader->spoolBytes()) +
+                                     " bytes waiting for upload (SpoolMax " +
+                                     std::to_string(m_config.spoolMaxBytes) +
+                                     "): taking no packets until uploads catch up";
+            m_log->warn(text);
+            m_events.error(text);
+        } else {
+            m_log->info("spool below SpoolMax again: taking packets");
+        }
+    }
+    return full;
+}
+
+bool Worker::drainUploads() {
+    const UploaderStats first = m_uploader->stats();
+    if (first.pendingFiles > first.parkedFiles) {
+        m_log->info("end of stream: waiting for " +
+                    std::to_string(first.pendingFiles - first.parkedFiles) +
+                    " upload(s) to finish");
+    }
+    while (!m_uploader->drained()) {
+        if (m_stop->load(std::memory_order_relaxed))
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (uploadSignature() != m_committedUploadSignature)
+            commitNow(m_reader->position(), 0);
+    }
+    return true;
 }
 
 void Worker::maybeProgress(bool force) {

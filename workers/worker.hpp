@@ -21,6 +21,7 @@
 #include "router/ring_reader.hpp"
 #include "workers/file_naming.hpp"
 #include "workers/packet_filter.hpp"
+#include "workers/rclone_uploader.hpp"
 #include "workers/resume_state.hpp"
 #include "workers/sink.hpp"
 #include "workers/split_policy.hpp"
@@ -66,6 +67,11 @@ class Worker {
     // Waits before retrying a failed sink operation; false if the worker must stop instead.
     bool backoff(const char* what);
     void logCompleted(const CompletedFile& done, const OpenFileState& file);
+    // RCLONE: true while the spool holds SpoolMax bytes or more (then no packet is taken).
+    bool spoolFull();
+    // RCLONE, end of stream: waits until every file is uploaded (or parked) or `stop`.
+    bool drainUploads();
+    std::uint64_t uploadSignature() const;
 
     WorkerConfig m_config;
     std::unique_ptr<WorkerLog> m_log;
@@ -75,6 +81,11 @@ class Worker {
     proto::ChildEventWriter m_events;
     std::unique_ptr<Sink> m_sink;
     std::unique_ptr<router::RingReader> m_reader;
+    std::unique_ptr<RcloneUploader> m_uploader;  // RCLONE targets only
+    std::uint64_t m_uploadsCompletedBase = 0;    // resumed counters, used until the uploader runs
+    std::uint64_t m_uploadFailuresBase = 0;
+    std::uint64_t m_committedUploadSignature = 0;
+    bool m_spoolFull = false;
     const std::atomic<bool>* m_stop = nullptr;
     bool m_live = false;
 

@@ -7,6 +7,7 @@
 
 #include "workers/config_error.hpp"
 #include "workers/number_parse.hpp"
+#include "workers/rclone_remote.hpp"
 
 namespace pushcap::workers {
 namespace {
@@ -31,7 +32,7 @@ const std::map<std::string, NameMode>& nameFlags() {
 }  // namespace
 
 std::string workerUsage() {
-    return "usage: pushcap-worker --ring SEGMENT --name DESC --path PATH [--mode file]\n"
+    return "usage: pushcap-worker --ring SEGMENT --name DESC --path PATH [--mode file|rclone]\n"
            "  [--split-time NS] [--split-byte N] [--max-file-size N] [--rotate-localtime \"UNIT "
            "[mod N]\"]\n"
            "  [--filename-epoch-sec-startend | --filename-epoch-sec | --filename-epoch-msec |\n"
@@ -41,7 +42,13 @@ std::string workerUsage() {
            "  [--filter BPF] [--suffix .pcap] [--completed-path DIR] [--idle-grace-ms N]\n"
            "  [--log-dir DIR [--quiet]] [--ready-fd FD] [--events-fd FD] [--sources ID,ID] "
            "[--check]\n"
-           "  --quiet: only warnings and errors on stderr; everything goes to the --log-dir file\n";
+           "  --quiet: only warnings and errors on stderr; everything goes to the --log-dir file\n"
+           "  --mode rclone: PATH is \"remote:bucket/dir/prefix\"; files are written to a spool\n"
+           "   directory, then uploaded with rclone (temporary name, size check, moveto):\n"
+           "    --spool-dir DIR (required)   --spool-max BYTES (stop taking packets when reached)\n"
+           "    --uploads N (parallel, 2)    --keep-local (move uploaded files to DIR/uploaded)\n"
+           "    --rclone PROGRAM (rclone)    --rclone-config FILE\n"
+           "    --upload-retries N (0: forever)   --upload-backoff-max-ms N (60000)\n";
 }
 
 WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
@@ -90,6 +97,22 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
             c.eventsFd = static_cast<int>(parseCount(a, value()));
         else if (a == "--check")
             c.check = true;
+        else if (a == "--spool-dir")
+            c.spoolDir = value();
+        else if (a == "--spool-max")
+            c.spoolMaxBytes = parseCount(a, value());
+        else if (a == "--uploads")
+            c.uploads = static_cast<unsigned>(parseCount(a, value()));
+        else if (a == "--keep-local")
+            c.keepLocal = true;
+        else if (a == "--rclone")
+            c.rclonePath = value();
+        else if (a == "--rclone-config")
+            c.rcloneConfig = value();
+        else if (a == "--upload-retries")
+            c.uploadRetries = static_cast<unsigned>(parseCount(a, value()));
+        else if (a == "--upload-backoff-max-ms")
+            c.uploadBackoffMaxMs = parseCount(a, value());
         else if (a == "--sources") {
             std::stringstream in(value());
             std::string item;
@@ -119,9 +142,26 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
         throw ConfigError(target + "--path is required");
     if (nameModes > 1)
         throw ConfigError(target + "more than one --filename-* mode given");
-    if (c.mode != "file") {
+    if (c.mode == "rclone") {
+        if (c.spoolDir.empty())
+            throw ConfigError(target + "--mode rclone needs --spool-dir");
+        if (!c.completedPath.empty())
+            throw ConfigError(target + "--completed-path has no meaning with --mode rclone");
+        if (c.uploads == 0 || c.uploads > 64)
+            throw ConfigError(target + "--uploads: must be 1..64");
+        RemotePath remote;
+        try {
+            remote = splitRemotePath(c.naming.path);
+        } catch (const ConfigError& e) {
+            throw ConfigError(target + "--path: " + e.what());
+        }
+        c.remotePath = c.naming.path;
+        // The spool is named exactly like a File target whose Path is SPOOL/prefix: the same
+        // names then appear on the remote under the remote directory.
+        c.naming.path = c.spoolDir + "/" + remote.prefix;
+    } else if (c.mode != "file") {
         throw ConfigError(target + "Mode \"" + c.mode +
-                          "\" is not supported by this worker (File only)");
+                          "\" is not supported by this worker (file or rclone)");
     }
     if (c.naming.path.size() > 1024)
         throw ConfigError(target + "--path is too long");

@@ -28,6 +28,20 @@ struct WorkerConfig {
     int eventsFd = -1;  // file and error events for pushcapd (proto/child_events.hpp)
     std::vector<std::uint16_t> sources;  // empty: every source
     bool check = false;
+
+    // --mode rclone: files are written to `spoolDir` (naming.path points there) and uploaded to
+    // `remotePath` (the --path given, "remote:bucket/dir/prefix").
+    std::string remotePath;
+    std::string spoolDir;
+    std::uint64_t spoolMaxBytes = 0;  // 0: unlimited; reached: stop taking packets
+    unsigned uploads = 2;
+    bool keepLocal = false;
+    std::string rclonePath = "rclone";
+    std::string rcloneConfig;
+    unsigned uploadRetries = 0;  // 0: forever
+    std::uint64_t uploadBackoffMaxMs = 60000;
+
+    bool rclone() const { return mode == "rclone"; }
 };
 
 // Thrown for a malformed command line (unknown flag, missing value): exit EXIT_USAGE.
