@@ -27,6 +27,23 @@ std::vector<std::string> workerArguments(const TargetConfig& t, const std::strin
     if (!t.rotateLocaltime.empty())
         a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
     a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
+    if (t.mode == TargetMode::Remote) {
+        a.insert(a.end(), {"--mode", "remote", "--remote-format", t.remoteFormat});
+        if (t.remoteQueue != 0)
+            a.insert(a.end(), {"--remote-queue", std::to_string(t.remoteQueue)});
+        if (t.remoteTls)
+            a.push_back("--remote-tls");
+        if (!t.remoteVerify)
+            a.push_back("--remote-no-verify");
+        if (!t.remoteCa.empty())
+            a.insert(a.end(), {"--remote-ca", t.remoteCa});
+        if (!t.remoteCert.empty())
+            a.insert(a.end(), {"--remote-cert", t.remoteCert});
+        if (!t.remoteKey.empty())
+            a.insert(a.end(), {"--remote-key", t.remoteKey});
+        if (!t.remoteHostname.empty())
+            a.insert(a.end(), {"--remote-hostname", t.remoteHostname});
+    }
     if (t.mode == TargetMode::Rclone) {
         a.insert(a.end(), {"--mode", "rclone", "--spool-dir", t.spoolDir, "--uploads",
                            std::to_string(t.uploads)});

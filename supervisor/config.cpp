@@ -24,11 +24,16 @@ const std::vector<std::string> TOP_KEYS = {
     "FollowStart", "Decap",          "TimeoutRing",    "StateDir"};
 const std::vector<std::string> IGNORED_FMADIO_KEYS = {"FollowStart", "Decap", "TimeoutRing"};
 const std::vector<std::string> TARGET_KEYS = {
-    "Desc",      "Mode",         "Path",          "Split",       "FileName",
-    "FilterBPF", "FileSuffix",   "CompletedPath", "MaxFileSize", "RotateLocaltime",
-    "IdleGrace", "Source",       "PipeCmd",       "SplitCmd",    "CPU",
-    "Post",      "RcloneConfig", "RclonePath",    "SpoolDir",    "SpoolMax",
-    "Uploads",   "KeepLocal",    "UploadRetries"};
+    "Desc",          "Mode",         "Path",          "Split",        "FileName",
+    "FilterBPF",     "FileSuffix",   "CompletedPath", "MaxFileSize",  "RotateLocaltime",
+    "IdleGrace",     "Source",       "PipeCmd",       "SplitCmd",     "CPU",
+    "Post",          "RcloneConfig", "RclonePath",    "SpoolDir",     "SpoolMax",
+    "Uploads",       "KeepLocal",    "UploadRetries", "RemoteFormat", "RemoteQueue",
+    "RemoteTLS",     "RemoteVerify", "RemoteCA",      "RemoteCert",   "RemoteKey",
+    "RemoteHostname"};
+const std::vector<std::string> REMOTE_TARGET_KEYS = {"RemoteFormat", "RemoteQueue",   "RemoteTLS",
+                                                     "RemoteVerify", "RemoteCA",      "RemoteCert",
+                                                     "RemoteKey",    "RemoteHostname"};
 const std::vector<std::string> RCLONE_TARGET_KEYS = {
     "RcloneConfig", "RclonePath", "SpoolDir", "SpoolMax", "Uploads", "KeepLocal", "UploadRetries"};
 const std::vector<std::string> UNSUPPORTED_TARGET_KEYS = {"PipeCmd", "SplitCmd", "CPU", "Post"};
@@ -253,8 +258,7 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
                 else if (m == "rclone")
                     t.mode = TargetMode::Rclone;
                 else if (m == "remote")
-                    r.error(where, "Mode: " + quoted(s) +
-                                       " is not supported by this version yet (use \"File\")");
+                    t.mode = TargetMode::Remote;
                 else
                     r.error(where,
                             "Mode: expected \"File\", \"RCLONE\" or \"Remote\", got " + quoted(s));
@@ -311,6 +315,27 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
                 t.keepLocal = lua_toboolean(L, -1) != 0;
         } else if (key == "UploadRetries") {
             r.count(-1, where, key, t.uploadRetries);
+        } else if (key == "RemoteFormat") {
+            if (r.string(-1, where, key, t.remoteFormat) && t.remoteFormat != "pcap" &&
+                t.remoteFormat != "pcapng")
+                r.error(where, "RemoteFormat: expected \"pcap\" or \"pcapng\", got " +
+                                   quoted(t.remoteFormat));
+        } else if (key == "RemoteQueue") {
+            r.count(-1, where, key, t.remoteQueue);
+        } else if (key == "RemoteTLS") {
+            if (r.boolean(-1, where, key))
+                t.remoteTls = lua_toboolean(L, -1) != 0;
+        } else if (key == "RemoteVerify") {
+            if (r.boolean(-1, where, key))
+                t.remoteVerify = lua_toboolean(L, -1) != 0;
+        } else if (key == "RemoteCA") {
+            r.string(-1, where, key, t.remoteCa);
+        } else if (key == "RemoteCert") {
+            r.string(-1, where, key, t.remoteCert);
+        } else if (key == "RemoteKey") {
+            r.string(-1, where, key, t.remoteKey);
+        } else if (key == "RemoteHostname") {
+            r.string(-1, where, key, t.remoteHostname);
         } else if (contains(UNSUPPORTED_TARGET_KEYS, key)) {
             r.error(where, key + ": not supported by this version of pushcap yet; remove it");
         } else {
@@ -320,6 +345,25 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
     }
     if (!hasPath && t.path.empty())
         r.error(where, "Path: missing (a directory plus file-name prefix)");
+    if (t.mode == TargetMode::Remote) {
+        const std::size_t colon = t.path.rfind(':');
+        std::uint64_t port = 0;
+        if (hasPath && (colon == std::string::npos || colon == 0 ||
+                        !parseCount(t.path.substr(colon + 1), port) || port == 0 || port > 65535))
+            r.error(where, "Path: a Remote target's Path is the collector's \"HOST:PORT\", got " +
+                               quoted(t.path));
+        if (t.remoteTls && t.remoteVerify && t.remoteCa.empty())
+            r.error(where, "RemoteCA: needed to verify the collector (or RemoteVerify = false)");
+        if (!t.completedPath.empty())
+            r.error(where, "CompletedPath: has no meaning with Mode \"Remote\"");
+    } else {
+        for (const std::string& key : REMOTE_TARGET_KEYS) {
+            lua_getfield(L, table, key.c_str());
+            if (!lua_isnil(L, -1))
+                r.error(where, key + ": only used with Mode = \"Remote\"");
+            lua_pop(L, 1);
+        }
+    }
     if (t.mode == TargetMode::Rclone) {
         if (hasPath) {
             try {
@@ -425,7 +469,14 @@ std::string TargetConfig::fingerprint() const {
         << spoolMax << '\n'
         << uploads << '\n'
         << keepLocal << '\n'
-        << uploadRetries << '\n';
+        << uploadRetries << '\n'
+        << remoteFormat << '\n'
+        << remoteQueue << '\n'
+        << remoteTls << remoteVerify << '\n'
+        << remoteCa << '\n'
+        << remoteCert << '\n'
+        << remoteKey << '\n'
+        << remoteHostname << '\n';
     for (const std::string& s : sources)
         out << s << ',';
     return out.str();

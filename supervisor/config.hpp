@@ -30,6 +30,12 @@ struct TargetConfig {
 
     // Mode RCLONE: Path is "remote:bucket/dir/prefix"; files are spooled in spoolDir, then
     // uploaded with rclone (pushcap-worker --mode rclone).
+    // Mode Remote: Path is the collector's "HOST:PORT".
+    std::string remoteFormat = "pcap";  // or "pcapng"
+    std::uint64_t remoteQueue = 0;      // bytes; 0: the worker's default
+    bool remoteTls = false;
+    bool remoteVerify = true;
+    std::string remoteCa, remoteCert, remoteKey, remoteHostname;
     std::string rclonePath;           // empty: "rclone" on PATH
     std::string rcloneConfig;         // empty: rclone's default config (and RCLONE_CONFIG_* env)
     std::string spoolDir;             // empty in the file: StateDir/spool/<Desc>

@@ -66,6 +66,8 @@ std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckI
                                                  t.rcloneConfig};
             if (std::string why = workers::rcloneProblem(rclone, t.path); !why.empty())
                 problems.push_back(where + "Path: " + t.path + ": " + why);
+        } else if (t.mode == TargetMode::Remote) {
+            // A network target: nothing on disk to check; the worker reports connection problems.
         } else if (std::string why = directoryProblem(targetDirectory(t.path)); !why.empty()) {
             problems.push_back(where + "Path: " + t.path + ": cannot create or write: " + why);
         }

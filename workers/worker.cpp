@@ -1,5 +1,7 @@
 #include "workers/worker.hpp"
 
+#include "workers/remote_sink.hpp"
+
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
@@ -56,12 +58,16 @@ Worker::Worker(WorkerConfig config)
       m_events(m_config.eventsFd) {
     m_filter.validate(DLT_EN10MB);
     m_log = std::make_unique<WorkerLog>(m_config.name, m_config.logDir, m_config.quietConsole);
-    FileSinkConfig sc;
-    sc.directory = m_namer.directory();
-    sc.filePrefix = m_namer.filePrefix();
-    sc.suffix = m_namer.suffix();
-    sc.completedDir = m_config.completedPath;
-    m_sink = std::make_unique<FileSink>(sc);
+    if (m_config.streaming()) {
+        m_sink = std::make_unique<RemoteSink>(m_config.remote);
+    } else {
+        FileSinkConfig sc;
+        sc.directory = m_namer.directory();
+        sc.filePrefix = m_namer.filePrefix();
+        sc.suffix = m_namer.suffix();
+        sc.completedDir = m_config.completedPath;
+        m_sink = std::make_unique<FileSink>(sc);
+    }
     if (m_config.rclone() && m_config.eventsFd >= 0) {
         // rclone children must not hold pushcapd's event pipe open after this worker is gone.
         ::fcntl(m_config.eventsFd, F_SETFD, ::fcntl(m_config.eventsFd, F_GETFD) | FD_CLOEXEC);

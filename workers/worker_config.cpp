@@ -32,7 +32,8 @@ const std::map<std::string, NameMode>& nameFlags() {
 }  // namespace
 
 std::string workerUsage() {
-    return "usage: pushcap-worker --ring SEGMENT --name DESC --path PATH [--mode file|rclone]\n"
+    return "usage: pushcap-worker --ring SEGMENT --name DESC --path PATH [--mode "
+           "file|rclone|remote]\n"
            "  [--split-time NS] [--split-byte N] [--max-file-size N] [--rotate-localtime \"UNIT "
            "[mod N]\"]\n"
            "  [--filename-epoch-sec-startend | --filename-epoch-sec | --filename-epoch-msec |\n"
@@ -48,7 +49,15 @@ std::string workerUsage() {
            "    --spool-dir DIR (required)   --spool-max BYTES (stop taking packets when reached)\n"
            "    --uploads N (parallel, 2)    --keep-local (move uploaded files to DIR/uploaded)\n"
            "    --rclone PROGRAM (rclone)    --rclone-config FILE\n"
-           "    --upload-retries N (0: forever)   --upload-backoff-max-ms N (60000)\n";
+           "    --upload-retries N (0: forever)   --upload-backoff-max-ms N (60000)\n"
+           "  --mode remote: PATH is a collector's HOST:PORT (pushcap or osmo-pcap-server); "
+           "packets\n"
+           "   stream there with the osmo-pcap protocol; reconnects with backoff; a full queue\n"
+           "   drops and counts:\n"
+           "    --remote-format pcap|pcapng (pcap)   --remote-queue BYTES (32 MiB)\n"
+           "    --remote-tls [--remote-ca F] [--remote-cert F --remote-key F] "
+           "[--remote-no-verify]\n"
+           "    [--remote-hostname NAME (the host)]\n";
 }
 
 WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
@@ -67,6 +76,25 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
             c.name = value();
         else if (a == "--path")
             c.naming.path = value();
+        else if (a == "--remote-format") {
+            const std::string f = value();
+            if (f != "pcap" && f != "pcapng")
+                throw ConfigError("--remote-format: expected pcap or pcapng, got \"" + f + "\"");
+            c.remote.pcapng = f == "pcapng";
+        } else if (a == "--remote-queue")
+            c.remote.queueBytes = parseCount(a, value());
+        else if (a == "--remote-tls")
+            c.remote.tls = true;
+        else if (a == "--remote-no-verify")
+            c.remote.verify = false;
+        else if (a == "--remote-ca")
+            c.remote.caFile = value();
+        else if (a == "--remote-cert")
+            c.remote.certFile = value();
+        else if (a == "--remote-key")
+            c.remote.keyFile = value();
+        else if (a == "--remote-hostname")
+            c.remote.tlsHostname = value();
         else if (a == "--mode") {
             c.mode = value();
             std::transform(c.mode.begin(), c.mode.end(), c.mode.begin(),
@@ -159,9 +187,31 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
         // The spool is named exactly like a File target whose Path is SPOOL/prefix: the same
         // names then appear on the remote under the remote directory.
         c.naming.path = c.spoolDir + "/" + remote.prefix;
+    } else if (c.mode == "remote") {
+        // HOST:PORT or [V6]:PORT.
+        const std::string& hp = c.naming.path;
+        const std::size_t colon = hp.rfind(':');
+        std::string host = colon == std::string::npos ? "" : hp.substr(0, colon);
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
+        std::uint64_t port = 0;
+        try {
+            port = colon == std::string::npos ? 0 : parseCount("port", hp.substr(colon + 1));
+        } catch (const ConfigError&) {
+            port = 0;
+        }
+        if (host.empty() || port == 0 || port > 65535)
+            throw ConfigError(target + "--path: expected the collector as HOST:PORT, got \"" + hp +
+                              "\"");
+        c.remote.host = host;
+        c.remote.port = static_cast<std::uint16_t>(port);
+        if (c.remote.tls && c.remote.verify && c.remote.caFile.empty())
+            throw ConfigError(target + "--remote-tls needs --remote-ca (or --remote-no-verify)");
+        if (!c.completedPath.empty())
+            throw ConfigError(target + "--completed-path has no meaning with --mode remote");
     } else if (c.mode != "file") {
         throw ConfigError(target + "Mode \"" + c.mode +
-                          "\" is not supported by this worker (file or rclone)");
+                          "\" is not supported by this worker (file, rclone or remote)");
     }
     if (c.naming.path.size() > 1024)
         throw ConfigError(target + "--path is too long");

@@ -6,7 +6,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+
 #include <vector>
+#include "workers/remote_sink.hpp"
 
 #include "workers/file_naming.hpp"
 #include "workers/split_policy.hpp"
@@ -41,7 +43,11 @@ struct WorkerConfig {
     unsigned uploadRetries = 0;  // 0: forever
     std::uint64_t uploadBackoffMaxMs = 60000;
 
+    // --mode remote: --path is the collector's HOST:PORT; packets stream there (remote_sink.hpp).
+    RemoteSinkOptions remote;
+
     bool rclone() const { return mode == "rclone"; }
+    bool streaming() const { return mode == "remote"; }
 };
 
 // Thrown for a malformed command line (unknown flag, missing value): exit EXIT_USAGE.

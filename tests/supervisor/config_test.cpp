@@ -148,3 +148,22 @@ TEST_CASE("Split and numbers parse the ways Lua prints them", "[unit][config]") 
     CHECK_FALSE(parseCount("-3", v));
     CHECK_FALSE(parseCount("12abc", v));
 }
+
+TEST_CASE("Remote targets: Path is HOST:PORT, TLS needs a CA, keys belong to their mode",
+          "[unit][config]") {
+    TempConfig good(target(R"(Desc = "fwd", Mode = "Remote", Path = "collector.example:54321",
+        RemoteFormat = "pcapng", RemoteTLS = true, RemoteCA = "/etc/ca.pem")"));
+    PushConfig cfg = loadConfig(good.path.string());
+    REQUIRE(cfg.targets.size() == 1);
+    CHECK(cfg.targets[0].mode == TargetMode::Remote);
+    CHECK(cfg.targets[0].remoteFormat == "pcapng");
+    CHECK(cfg.targets[0].remoteTls);
+    CHECK_THAT(errorOf(target(R"(Desc = "fwd", Mode = "Remote", Path = "/tmp/x")")),
+               Catch::Contains(R"(Path: a Remote target's Path is the collector's "HOST:PORT")"));
+    CHECK_THAT(errorOf(target(R"(Desc = "fwd", Mode = "Remote", Path = "h:1", RemoteTLS = true)")),
+               Catch::Contains("RemoteCA: needed"));
+    CHECK_THAT(errorOf(target(R"(Desc = "fwd", Mode = "Remote", Path = "h:1", RemoteFormat = "pcapx")")),
+               Catch::Contains(R"(RemoteFormat: expected "pcap" or "pcapng")"));
+    CHECK_THAT(errorOf(target(R"(Desc = "f", Path = "/tmp/f", RemoteTLS = true)")),
+               Catch::Contains(R"(RemoteTLS: only used with Mode = "Remote")"));
+}

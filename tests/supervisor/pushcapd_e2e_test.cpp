@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "../workers/worker_test_support.hpp"
+#include "router/ring_janitor.hpp"
 
 using namespace pushcap::workers::test;
 using namespace std::chrono_literals;
@@ -426,15 +427,17 @@ TEST_CASE("pushcap-status shows the live table, JSON lines, and says when nothin
     CHECK(readFile(none).find("nothing is publishing") != std::string::npos);
 }
 
-TEST_CASE("children die with pushcapd, even when it is SIGKILLed", "[e2e][multiproc][supervisor][root]") {
+TEST_CASE("children die with pushcapd, even when it is SIGKILLed",
+          "[e2e][multiproc][supervisor][root]") {
     if (::geteuid() != 0) {
         WARN("skipped: live capture on lo needs root");
         return;
     }
     TempDir dir;
-    std::ofstream(dir.path + "/live.lua") << "local Config = {}\nConfig.Target = {}\n"
-                                          << "table.insert(Config.Target, { Desc = 'orphan', Mode = 'File', Path = '"
-                                          << dir.path << "/o/x' })\nreturn Config\n";
+    std::ofstream(dir.path + "/live.lua")
+        << "local Config = {}\nConfig.Target = {}\n"
+        << "table.insert(Config.Target, { Desc = 'orphan', Mode = 'File', Path = '" << dir.path
+        << "/o/x' })\nreturn Config\n";
     Child d(pushcapd(dir.path + "/live.lua", dir.path, {"-i", "lo"}), dir.path + "/pushcapd.log");
     std::vector<pid_t> children;
     REQUIRE(waitFor(
@@ -451,7 +454,8 @@ TEST_CASE("children die with pushcapd, even when it is SIGKILLed", "[e2e][multip
             return std::none_of(children.begin(), children.end(), [](pid_t p) {
                 const std::string stat = readFile("/proc/" + std::to_string(p) + "/stat");
                 const std::size_t close = stat.rfind(')');
-                return close != std::string::npos && stat.size() > close + 2 && stat[close + 2] != 'Z';
+                return close != std::string::npos && stat.size() > close + 2 &&
+                       stat[close + 2] != 'Z';
             });
         },
         30s));
@@ -468,14 +472,67 @@ TEST_CASE("the systemd unit passes systemd-analyze verify", "[e2e][supervisor]")
     REQUIRE_FALSE(unit.empty());
     const std::size_t cut = unit.find("/pushcapd ");
     REQUIRE(cut != std::string::npos);
-    const std::string installedBin = unit.substr(unit.rfind('=', cut) + 1, cut - unit.rfind('=', cut) - 1);
+    const std::string installedBin =
+        unit.substr(unit.rfind('=', cut) + 1, cut - unit.rfind('=', cut) - 1);
     unit = std::regex_replace(unit, std::regex(installedBin + "/"), binDir() + "/");
     std::ofstream(dir.path + "/pushcapd.service") << unit;
     const std::string out = dir.path + "/verify.txt";
-    const int code = runShell("systemd-analyze verify " + quote(dir.path + "/pushcapd.service") + " > " + quote(out) +
-                              " 2>&1");
+    const int code = runShell("systemd-analyze verify " + quote(dir.path + "/pushcapd.service") +
+                              " > " + quote(out) + " 2>&1");
     INFO(readFile(out));
     CHECK(code == 0);
     // verify exits 0 even for directives it ignores; those are printed with the file's name.
     CHECK(readFile(out).find("pushcapd.service") == std::string::npos);
+}
+
+TEST_CASE("Mode Remote streams a target to a collector: what it stores equals tcpdump's filter",
+          "[e2e][multiproc][supervisor][forwarder]") {
+    TempDir dir;
+    // Microsecond input: the osmo-pcap protocol carries microseconds, so nothing is rounded.
+    const std::string input = makeInput(dir.path, "--count 20000 --duration 100 --seed 17 --usec");
+
+    // The receiving side: a collector into its own ring, and a File worker storing that ring.
+    pushcap::router::RingConfig rc;
+    rc.instance = uniqueName("coll");
+    rc.source = "remote";
+    rc.mode = pushcap::router::RingMode::Live;
+    pushcap::router::RingJanitor ring(rc);
+    ring.addConsumer("store");
+    Child store({binDir() + "/pushcap-worker", "--ring", ring.name(), "--name", "store", "--path",
+                 dir.path + "/stored/s", "--ready-fd", "3"},
+                dir.path + "/store.log", true);
+    REQUIRE(store.waitReady(30s));
+    Child collector({binDir() + "/pushcap-capture", "--ring", ring.name(), "--listen",
+                     "127.0.0.1:0", "--client", "fwd=127.0.0.1"},
+                    dir.path + "/collector.log");
+    std::smatch port;
+    std::string collectorLog;  // `port` points into it
+    const std::regex bound(R"(listening on 127\.0\.0\.1:(\d+))");
+    REQUIRE(waitFor(
+        [&] {
+            collectorLog = readFile(dir.path + "/collector.log");
+            return std::regex_search(collectorLog, port, bound);
+        },
+        30s));
+    const std::string portText = port[1].str();
+
+    const std::string config = dir.path + "/remote.lua";
+    std::ofstream(config)
+        << "local Config = {}\nConfig.Target = {}\n"
+        << "table.insert(Config.Target, { Desc = 'fwd', Mode = 'Remote', Path = '127.0.0.1:"
+        << portText << "', RemoteFormat = 'pcapng', FilterBPF = '" << TCP_FILTER
+        << "' })\nreturn Config\n";
+    Child d(pushcapd(config, dir.path, {"--offline", input}), dir.path + "/pushcapd.log");
+    const auto code = d.exitCode(120s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    REQUIRE(code == 0);
+
+    // Stop the receiving side: the collector ends its ring, the store worker completes its file.
+    collector.kill(SIGTERM);
+    CHECK(collector.exitCode(30s) == 0);
+    CHECK(store.exitCode(30s) == 0);
+    INFO(readFile(dir.path + "/collector.log"));
+    const PcapFile want = oracle(input, TCP_FILTER, dir.path);
+    REQUIRE(want.packets > 0);
+    CHECK(concatenatedRecords(dir.path + "/stored", ".pcap") == want.records);
 }
