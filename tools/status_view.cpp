@@ -7,23 +7,6 @@
 namespace pushcap::tools {
 namespace {
 
-const char* stateName(v1::TargetState s) {
-    switch (s) {
-        case v1::STARTING:
-            return "STARTING";
-        case v1::RUNNING:
-            return "RUNNING";
-        case v1::RESTARTING:
-            return "RESTARTING";
-        case v1::FAILED:
-            return "FAILED";
-        case v1::STOPPED:
-            return "STOPPED";
-        default:
-            return "?";
-    }
-}
-
 std::string format(const char* fmt, auto... args) {
     char buf[512];
     std::snprintf(buf, sizeof buf, fmt, args...);
@@ -90,12 +73,12 @@ std::string StatusView::table(const v1::Snapshot& s) {
         }
         const bool alarm =
             t.state() == v1::FAILED || t.state() == v1::RESTARTING || t.lag_seconds() > 5;
-        out +=
-            format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n",
-                   alarm ? "\033[1;31m" : "", shortened(t.desc(), 20).c_str(), stateName(t.state()),
-                   t.pid(), pps, gbps, t.lag_seconds(), (unsigned long long)t.files_completed(),
-                   (unsigned long long)t.restarts(), (unsigned long long)t.packets_lost(),
-                   (unsigned long long)t.write_errors(), note.c_str(), alarm ? "\033[0m" : "");
+        out += format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n",
+                      alarm ? "\033[1;31m" : "", shortened(t.desc(), 20).c_str(),
+                      v1::TargetState_Name(t.state()).c_str(), t.pid(), pps, gbps, t.lag_seconds(),
+                      (unsigned long long)t.files_completed(), (unsigned long long)t.restarts(),
+                      (unsigned long long)t.packets_lost(), (unsigned long long)t.write_errors(),
+                      note.c_str(), alarm ? "\033[0m" : "");
     }
     return out;
 }

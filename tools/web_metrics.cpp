@@ -12,23 +12,6 @@ namespace {
 const char* const TARGET_STATES[] = {"STARTING", "RUNNING", "RESTARTING", "FAILED", "STOPPED"};
 const char* const CAPTURE_STATES[] = {"running", "restarting", "finished", "stopped"};
 
-const char* targetStateName(v1::TargetState s) {
-    switch (s) {
-        case v1::STARTING:
-            return "STARTING";
-        case v1::RUNNING:
-            return "RUNNING";
-        case v1::RESTARTING:
-            return "RESTARTING";
-        case v1::FAILED:
-            return "FAILED";
-        case v1::STOPPED:
-            return "STOPPED";
-        default:
-            return "UNSPECIFIED";
-    }
-}
-
 std::string number(double v) {
     if (std::isnan(v))
         return "NaN";
@@ -271,7 +254,7 @@ std::string renderMetrics(const WebStateView& state, std::string_view version) {
                      "1 for the target's current state (STARTING, RUNNING, RESTARTING, FAILED, "
                      "STOPPED), 0 for the others.",
                      targets, [&](const Target& t, std::string_view n) {
-                         const std::string current = targetStateName(t.state());
+                         const std::string current = v1::TargetState_Name(t.state());
                          for (const char* st : TARGET_STATES) {
                              w.sample(n, tLabels(t) + "," + label("state", st),
                                       current == st ? "1" : "0");

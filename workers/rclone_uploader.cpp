@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "workers/clocks.hpp"
 #include "workers/file_completion.hpp"
 
 namespace pushcap::workers {
@@ -19,18 +20,6 @@ namespace {
 const std::string TEMP_SUFFIX = ".pushcap-upload";
 constexpr int RCLONE_EXIT_DIR_NOT_FOUND = 3;
 constexpr int RCLONE_EXIT_FATAL = 7;
-
-std::uint64_t steadyNs() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::steady_clock::now().time_since_epoch())
-                                          .count());
-}
-
-std::uint64_t wallNs() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 bool endsWith(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;

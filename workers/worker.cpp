@@ -1,7 +1,5 @@
 #include "workers/worker.hpp"
 
-#include "workers/remote_sink.hpp"
-
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
@@ -14,10 +12,12 @@
 
 #include "router/atomic_field.hpp"
 #include "router/batch_records.hpp"
+#include "workers/clocks.hpp"
 #include "workers/config_error.hpp"
 #include "workers/file_completion.hpp"
 #include "workers/file_sink.hpp"
 #include "workers/pcap_format.hpp"
+#include "workers/remote_sink.hpp"
 #include "workers/slot_counters.hpp"
 
 namespace pushcap::workers {
@@ -31,18 +31,6 @@ constexpr std::uint64_t COMMIT_EVERY_NS = 50'000'000ULL;
 constexpr std::uint32_t COMMIT_EVERY_BATCHES = 64;
 constexpr std::uint64_t BACKOFF_MIN_NS = 10'000'000ULL;
 constexpr std::uint64_t BACKOFF_MAX_NS = 2'000'000'000ULL;
-
-std::uint64_t steadyNs() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::steady_clock::now().time_since_epoch())
-                                          .count());
-}
-
-std::uint64_t wallNs() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 std::string targetPrefix(const std::string& name) {
     return "target '" + name + "': ";

@@ -7,20 +7,11 @@
 #include <cstdio>
 #include <ctime>
 
+#include "workers/clocks.hpp"
 #include "workers/config_error.hpp"
 #include "workers/file_completion.hpp"
 
 namespace pushcap::workers {
-namespace {
-
-std::uint64_t wallNs() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
-
-}  // namespace
-
 std::string formatTimestamp(std::uint64_t unixNs) {
     const std::time_t t = static_cast<std::time_t>(unixNs / 1'000'000'000ULL);
     std::tm tm{};
