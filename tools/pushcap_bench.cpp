@@ -8,6 +8,7 @@
 #include "tools/ring_bench.hpp"
 #ifdef PUSHCAP_CAPTURE_BENCH
 #include "tools/capture_bench.hpp"
+#include "tools/collector_bench.hpp"
 #include "tools/push_bench.hpp"
 #include "tools/rclone_bench.hpp"
 #endif
@@ -108,6 +109,24 @@ int main(int argc, char** argv) {
                 ++i;
             }
             return pushcap::tools::runCaptureBench(o);
+        }
+        if (what == "collector") {
+            pushcap::tools::CollectorBenchOptions o;
+            for (int i = 2; i + 1 < argc; i += 2) {
+                const std::string flag = argv[i];
+                if (flag == "--senders")
+                    o.senders = static_cast<int>(parseSize(argv[i], argv[i + 1]));
+                else if (flag == "--seconds")
+                    o.seconds = double(parseSize(argv[i], argv[i + 1]));
+                else if (flag == "--dir")
+                    o.dir = argv[i + 1];
+                else {
+                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
+                                 flag.c_str());
+                    return 2;
+                }
+            }
+            return pushcap::tools::runCollectorBench(o);
         }
         if (what == "push") {
             pushcap::tools::PushBenchOptions o;

@@ -1,0 +1,292 @@
+#include "tools/collector_bench.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "router/ring_janitor.hpp"
+#include "tools/bench_process.hpp"
+#include "workers/slot_counters.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pushcap::tools {
+namespace {
+
+// One sender's stream: a pcap link header, then IMIX data messages, repeated.
+struct Stream {
+    std::vector<char> header;
+    std::vector<char> body;  // whole messages
+    std::uint64_t packetsPerBody = 0;
+};
+
+Stream encodeStream() {
+    Stream s;
+    auto message = [](std::vector<char>& out, std::uint8_t type, const void* p, std::size_t n) {
+        out.push_back(char(type));
+        out.push_back(0);
+        out.push_back(char((n >> 8) & 0xff));
+        out.push_back(char(n & 0xff));
+        const char* c = static_cast<const char*>(p);
+        out.insert(out.end(), c, c + n);
+    };
+    const std::uint32_t hdr[6] = {0xa1b2c3d4, 2 | (4u << 16), 0, 0, 9000, 1};
+    message(s.header, 0, hdr, sizeof hdr);
+    const std::uint32_t sizes[] = {64, 576, 64, 64, 1500, 64, 576, 64, 576, 64, 576, 64};
+    std::vector<char> record;
+    for (int i = 0; s.body.size() < (4u << 20); ++i) {
+        const std::uint32_t len = sizes[i % 12];
+        record.assign(16 + len, char(i));
+        const std::uint32_t rh[4] = {1700000000u + std::uint32_t(i / 1000),
+                                     std::uint32_t(i % 1000) * 1000, len, len};
+        std::memcpy(record.data(), rh, sizeof rh);
+        message(s.body, 1, record.data(), record.size());
+        ++s.packetsPerBody;
+    }
+    return s;
+}
+
+struct SendResult {
+    std::uint64_t bytes = 0;
+    std::uint64_t packets = 0;
+};
+
+// Streams for `seconds` from 127.0.0.(1 + index) to `port`; whole bodies only, so the packet
+// count is exact.
+SendResult sendFor(int index, std::uint16_t port, const Stream& s, double seconds) {
+    SendResult r;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in self{};
+    self.sin_family = AF_INET;
+    self.sin_addr.s_addr = htonl(0x7f000001u + std::uint32_t(index));
+    ::bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self);
+    sockaddr_in peer{};
+    peer.sin_family = AF_INET;
+    peer.sin_port = htons(port);
+    peer.sin_addr.s_addr = htonl(0x7f000001u);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
+        ::close(fd);
+        throw std::runtime_error("sender cannot connect: " + std::string(std::strerror(errno)));
+    }
+    auto sendAll = [&](const std::vector<char>& b) {
+        std::size_t off = 0;
+        while (off < b.size()) {
+            const ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
+            if (n <= 0)
+                return false;
+            off += std::size_t(n);
+        }
+        return true;
+    };
+    sendAll(s.header);
+    const auto start = BenchClock::now();
+    while (secondsSince(start) < seconds && sendAll(s.body)) {
+        r.bytes += s.body.size();
+        r.packets += s.packetsPerBody;
+    }
+    ::close(fd);
+    return r;
+}
+
+SendResult runSenders(int n, std::uint16_t port, const Stream& s, double seconds) {
+    std::vector<SendResult> results(static_cast<std::size_t>(n));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i)
+        threads.emplace_back([&, i] { results[std::size_t(i)] = sendFor(i, port, s, seconds); });
+    for (auto& t : threads)
+        t.join();
+    SendResult total;
+    for (const SendResult& r : results) {
+        total.bytes += r.bytes;
+        total.packets += r.packets;
+    }
+    return total;
+}
+
+std::uint64_t cpuTicks(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    std::size_t p = stat.rfind(')');
+    if (p == std::string::npos)
+        return 0;
+    std::vector<std::string> f;
+    std::string cur;
+    for (char c : stat.substr(p + 2)) {
+        if (c == ' ') {
+            f.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    return f.size() > 12 ? std::stoull(f[11]) + std::stoull(f[12]) : 0;  // utime + stime
+}
+
+// The floor: accept N connections, read 16 MiB at a time, append to a file; no parsing.
+double floorRun(int n, const Stream& s, double seconds, const std::string& dir, SendResult& sent,
+                std::uint64_t& received) {
+    const int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7f000001u);
+    ::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(l, 64);
+    socklen_t len = sizeof a;
+    ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
+    std::atomic<std::uint64_t> got{0};
+    std::vector<std::thread> readers;
+    std::thread acceptor([&] {
+        for (int i = 0; i < n; ++i) {
+            const int c = ::accept(l, nullptr, nullptr);
+            readers.emplace_back([&, c, i] {
+                const int out = ::open((dir + "/floor" + std::to_string(i)).c_str(),
+                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                std::vector<char> buf(16u << 20);
+                for (ssize_t k; (k = ::read(c, buf.data(), buf.size())) > 0;) {
+                    if (::write(out, buf.data(), std::size_t(k)) != k)
+                        break;
+                    got += std::uint64_t(k);
+                }
+                ::close(out);
+                ::close(c);
+            });
+        }
+    });
+    const auto start = BenchClock::now();
+    sent = runSenders(n, ntohs(a.sin_port), s, seconds);
+    acceptor.join();
+    for (auto& t : readers)
+        t.join();
+    const double elapsed = secondsSince(start);
+    ::close(l);
+    received = got.load();
+    return elapsed;
+}
+
+}  // namespace
+
+int runCollectorBench(const CollectorBenchOptions& o) {
+    const std::string bin = selfDir();
+    fs::remove_all(o.dir);
+    fs::create_directories(o.dir);
+    const Stream stream = encodeStream();
+
+    SendResult floorSent;
+    std::uint64_t floorBytes = 0;
+    const double floorSeconds =
+        floorRun(o.senders, stream, o.seconds, o.dir, floorSent, floorBytes);
+    fs::remove_all(o.dir);
+    fs::create_directories(o.dir);
+
+    router::RingConfig rc;
+    rc.instance = "cbench" + std::to_string(::getpid());
+    rc.source = "remote";
+    rc.mode = router::RingMode::Live;
+    rc.dataCapacity = 64u << 20;
+    router::RingJanitor ring(rc);
+    ring.addConsumer("store");
+    const pid_t worker = spawnProgram({bin + "/pushcap-worker", "--ring", ring.name(), "--name",
+                                       "store", "--path", o.dir + "/out/c", "--split-byte", "1e9"},
+                                      "/dev/null", -1, o.dir + "/worker.log");
+    std::vector<std::string> argv = {bin + "/pushcap-capture", "--ring", ring.name(), "--listen",
+                                     "127.0.0.1:0"};
+    for (int i = 0; i < o.senders; ++i) {
+        argv.push_back("--client");
+        argv.push_back("c" + std::to_string(i) + "=127.0.0." + std::to_string(1 + i));
+    }
+    const std::string captureLog = o.dir + "/capture.log";
+    const pid_t capture = spawnProgram(argv, "/dev/null", -1, captureLog);
+    std::uint16_t port = 0;
+    const std::regex bound(R"(listening on 127\.0\.0\.1:(\d+))");
+    for (auto start = BenchClock::now(); port == 0 && secondsSince(start) < 20;) {
+        std::ifstream in(captureLog);
+        const std::string log((std::istreambuf_iterator<char>(in)), {});
+        std::smatch m;
+        if (std::regex_search(log, m, bound))
+            port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+        else
+            ::usleep(20'000);  // polling the log for the bound port
+    }
+    if (port == 0)
+        throw std::runtime_error("pushcap-capture did not start; see " + captureLog);
+    auto written = [&] {
+        for (const auto& c : ring.snapshot().consumers) {
+            if (c.name == "store")
+                return c.counters[workers::WORKER_PACKETS_WRITTEN];
+        }
+        return std::uint64_t(0);
+    };
+    for (auto start = BenchClock::now();
+         ring.snapshot().consumers.empty() || !ring.snapshot().consumers[0].ownerAlive;) {
+        if (secondsSince(start) > 20)
+            throw std::runtime_error("pushcap-worker did not attach");
+        ::usleep(10'000);
+    }
+    const std::uint64_t cpuBefore = cpuTicks(capture);
+    const auto start = BenchClock::now();
+    const SendResult sent = runSenders(o.senders, port, stream, o.seconds);
+    // Stored when the worker has committed every packet (or stopped making progress).
+    std::uint64_t last = 0;
+    for (auto idle = BenchClock::now(); written() < sent.packets && secondsSince(idle) < 2;) {
+        if (written() != last) {
+            last = written();
+            idle = BenchClock::now();
+        }
+        ::usleep(5'000);
+    }
+    const double elapsed = secondsSince(start);
+    const std::uint64_t cpu = cpuTicks(capture) - cpuBefore;
+    const std::uint64_t stored = written();
+    const router::RingSnapshot snap = ring.snapshot();
+    std::uint64_t storedBytes = 0;
+    for (const auto& c : snap.consumers)
+        storedBytes = c.counters[workers::WORKER_BYTES_WRITTEN];
+    ::kill(capture, SIGTERM);
+    waitProgram(capture);
+    waitProgram(worker);
+    ring.remove();
+
+    const double floorGbps = double(floorBytes) * 8 / floorSeconds / 1e9;
+    const double gbps = double(sent.bytes) * 8 / elapsed / 1e9;
+    const double cpuSeconds = double(cpu) / double(::sysconf(_SC_CLK_TCK));
+    const double storedGbps = double(storedBytes) * 8 / elapsed / 1e9;
+    const std::uint64_t lost = sent.packets - std::min(sent.packets, stored);
+    const double cpuPerGbit = cpuSeconds / (double(sent.bytes) * 8 / 1e9);
+    std::printf(
+        "pushcap-bench collector: %d senders on loopback, IMIX osmo-pcap (pcap mode), "
+        "unpaced, %.0f s\n\n",
+        o.senders, o.seconds);
+    std::printf("%-46s %10s %10s %12s %14s\n", "", "Gbit/s", "Mpps", "lost pkts", "CPU s / Gbit");
+    std::printf("%-46s %10.2f %10s %12s %14s\n", "floor: read 16 MiB, append to tmpfs", floorGbps,
+                "-", "-", "-");
+    std::printf("%-46s %10.2f %10.2f %12s %14.3f\n", "collector: taken off the sockets (offered)",
+                gbps, double(sent.packets) / elapsed / 1e6, "-", cpuPerGbit);
+    std::printf("%-46s %10.2f %10.2f %12llu %14s\n", "stored by the worker (PCAP bytes on tmpfs)",
+                storedGbps, double(stored) / elapsed / 1e6, (unsigned long long)lost, "-");
+    std::printf(
+        "\nThe live ring drops what the worker cannot store in time (counted above): the\n"
+        "stored rate is the sustainable one. CPU s / Gbit is pushcap-capture's own CPU.\n");
+    std::printf(
+        "{\"floor_gbps\":%.3f,\"collector_offered_gbps\":%.3f,\"collector_stored_gbps\":%.3f,"
+        "\"collector_stored_mpps\":%.3f,\"collector_lost_packets\":%llu,"
+        "\"collector_cpu_s_per_gbit\":%.4f}\n",
+        floorGbps, gbps, storedGbps, double(stored) / elapsed / 1e6, (unsigned long long)lost,
+        cpuPerGbit);
+    fs::remove_all(o.dir);
+    return 0;
+}
+
+}  // namespace pushcap::tools

@@ -1,0 +1,20 @@
+// `pushcap-bench collector`: N senders stream pre-encoded osmo-pcap IMIX traffic over loopback
+// as fast as the receiver takes it (TCP back-pressure: nothing is lost on the way), into
+//   - the floor: a bare loop that reads 16 MiB at a time and appends to a tmpfs file, and
+//   - pushcap: pushcap-capture --listen into a live ring, stored by a pushcap-worker on tmpfs,
+// in the same run. Prints a table, then one JSON line.
+#pragma once
+
+#include <string>
+
+namespace pushcap::tools {
+
+struct CollectorBenchOptions {
+    int senders = 4;
+    double seconds = 5;
+    std::string dir = "/dev/shm/pushcap-bench-collector";
+};
+
+int runCollectorBench(const CollectorBenchOptions& options);
+
+}  // namespace pushcap::tools
