@@ -60,6 +60,22 @@ std::uint64_t parseSize(const char* flag, const char* text) {
     return static_cast<std::uint64_t>(v);
 }
 
+// Walks "--flag VALUE" pairs; `set` returns false for a flag it does not know. Exits 2 with a
+// message on a missing value or an unknown flag.
+template <typename Setter>
+void parseOptions(int argc, char** argv, Setter set) {
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "pushcap-bench: %s needs a value\n", argv[i]);
+            std::exit(2);
+        }
+        if (!set(std::string(argv[i]), argv[i + 1])) {
+            std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n", argv[i]);
+            std::exit(2);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,117 +87,82 @@ int main(int argc, char** argv) {
     try {
         if (what == "ring") {
             pushcap::tools::RingBenchOptions o;
-            for (int i = 2; i < argc; ++i) {
-                std::string flag = argv[i];
-                if (i + 1 >= argc) {
-                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
-                    return 2;
-                }
+            parseOptions(argc, argv, [&](const std::string& flag, const char* v) {
                 if (flag == "--bytes")
-                    o.bytesPerRun = parseSize(argv[i], argv[i + 1]);
+                    o.bytesPerRun = parseSize(flag.c_str(), v);
                 else if (flag == "--ring-bytes")
-                    o.ringBytes = parseSize(argv[i], argv[i + 1]);
+                    o.ringBytes = parseSize(flag.c_str(), v);
                 else if (flag == "--batch-bytes")
-                    o.batchBytes = static_cast<std::uint32_t>(parseSize(argv[i], argv[i + 1]));
-                else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
-                                 flag.c_str());
-                    return 2;
-                }
-                ++i;
-            }
+                    o.batchBytes = static_cast<std::uint32_t>(parseSize(flag.c_str(), v));
+                else
+                    return false;
+                return true;
+            });
             return pushcap::tools::runRingBench(o);
         }
 #ifdef PUSHCAP_CAPTURE_BENCH
         if (what == "capture") {
             pushcap::tools::CaptureBenchOptions o;
-            for (int i = 2; i < argc; ++i) {
-                std::string flag = argv[i];
-                if (i + 1 >= argc) {
-                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
-                    return 2;
-                }
+            parseOptions(argc, argv, [&](const std::string& flag, const char* v) {
                 if (flag == "--file-bytes")
-                    o.fileBytes = parseSize(argv[i], argv[i + 1]);
+                    o.fileBytes = parseSize(flag.c_str(), v);
                 else if (flag == "--dir")
-                    o.dir = argv[i + 1];
+                    o.dir = v;
                 else if (flag == "--inject-seconds")
-                    o.injectSeconds = std::atof(argv[i + 1]);
-                else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
-                                 flag.c_str());
-                    return 2;
-                }
-                ++i;
-            }
+                    o.injectSeconds = std::atof(v);
+                else
+                    return false;
+                return true;
+            });
             return pushcap::tools::runCaptureBench(o);
         }
         if (what == "collector") {
             pushcap::tools::CollectorBenchOptions o;
-            for (int i = 2; i + 1 < argc; i += 2) {
-                const std::string flag = argv[i];
+            parseOptions(argc, argv, [&](const std::string& flag, const char* v) {
                 if (flag == "--senders")
-                    o.senders = static_cast<int>(parseSize(argv[i], argv[i + 1]));
+                    o.senders = static_cast<int>(parseSize(flag.c_str(), v));
                 else if (flag == "--seconds")
-                    o.seconds = double(parseSize(argv[i], argv[i + 1]));
+                    o.seconds = double(parseSize(flag.c_str(), v));
                 else if (flag == "--dir")
-                    o.dir = argv[i + 1];
-                else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
-                                 flag.c_str());
-                    return 2;
-                }
-            }
+                    o.dir = v;
+                else
+                    return false;
+                return true;
+            });
             return pushcap::tools::runCollectorBench(o);
         }
         if (what == "push") {
             pushcap::tools::PushBenchOptions o;
-            for (int i = 2; i < argc; ++i) {
-                std::string flag = argv[i];
-                if (i + 1 >= argc) {
-                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
-                    return 2;
-                }
+            parseOptions(argc, argv, [&](const std::string& flag, const char* v) {
                 if (flag == "--input")
-                    o.input = argv[i + 1];
+                    o.input = v;
                 else if (flag == "--bytes")
-                    o.inputBytes = parseSize(argv[i], argv[i + 1]);
+                    o.inputBytes = parseSize(flag.c_str(), v);
                 else if (flag == "--dir")
-                    o.dir = argv[i + 1];
+                    o.dir = v;
                 else if (flag == "--rounds")
-                    o.rounds = static_cast<int>(parseSize(argv[i], argv[i + 1]));
-                else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
-                                 flag.c_str());
-                    return 2;
-                }
-                ++i;
-            }
+                    o.rounds = static_cast<int>(parseSize(flag.c_str(), v));
+                else
+                    return false;
+                return true;
+            });
             return pushcap::tools::runPushBench(o);
         }
         if (what == "rclone") {
             pushcap::tools::RcloneBenchOptions o;
-            for (int i = 2; i < argc; ++i) {
-                std::string flag = argv[i];
-                if (i + 1 >= argc) {
-                    std::fprintf(stderr, "pushcap-bench: %s needs a value\n", flag.c_str());
-                    return 2;
-                }
+            parseOptions(argc, argv, [&](const std::string& flag, const char* v) {
                 if (flag == "--files")
-                    o.files = static_cast<unsigned>(parseSize(argv[i], argv[i + 1]));
+                    o.files = static_cast<unsigned>(parseSize(flag.c_str(), v));
                 else if (flag == "--file-bytes")
-                    o.fileBytes = parseSize(argv[i], argv[i + 1]);
+                    o.fileBytes = parseSize(flag.c_str(), v);
                 else if (flag == "--uploads")
-                    o.uploads = static_cast<unsigned>(parseSize(argv[i], argv[i + 1]));
+                    o.uploads = static_cast<unsigned>(parseSize(flag.c_str(), v));
                 else if (flag == "--dir")
-                    o.dir = argv[i + 1];
-                else {
-                    std::fprintf(stderr, "pushcap-bench: unknown option '%s' (see --help)\n",
-                                 flag.c_str());
-                    return 2;
-                }
-                ++i;
-            }
+                    o.dir = v;
+                else
+                    return false;
+                return true;
+            });
             return pushcap::tools::runRcloneBench(o);
         }
 #endif
