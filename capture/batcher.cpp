@@ -35,7 +35,8 @@ std::byte* Batcher::reserve(const router::BatchMeta& meta, std::uint32_t& captur
     const std::uint32_t need =
         static_cast<std::uint32_t>(sizeof(router::PcapRecordHeader)) + captured;
     if (m_packets != 0 && (meta.sourceId != m_meta.sourceId || meta.linkType != m_meta.linkType ||
-                           meta.snaplen != m_meta.snaplen || m_used + need > m_maxPayload)) {
+                           meta.snaplen != m_meta.snaplen || meta.session != m_meta.session ||
+                           meta.flags != m_meta.flags || m_used + need > m_maxPayload)) {
         flush();
     }
     if (m_packets == 0) {
@@ -62,6 +63,19 @@ void Batcher::flush() {
     m_space = {};
     m_used = 0;
     m_packets = 0;
+}
+
+bool Batcher::mark(const router::BatchMeta& meta) {
+    flush();
+    if (m_space.empty() && !open())
+        return false;
+    std::size_t cursorLen = 0;
+    if (m_cursor != nullptr)
+        cursorLen = m_cursor->writeCursor(m_cursorBytes);
+    m_writer.publish(0, 0, meta, std::span<const std::uint8_t>(m_cursorBytes.data(), cursorLen));
+    ++m_stats.batches;
+    m_space = {};
+    return true;
 }
 
 }  // namespace pushcap::capture

@@ -52,6 +52,9 @@ class Batcher {
     }
     // Publishes the open batch, if it has records.
     void flush();
+    // Publishes the open batch, then an empty batch carrying `meta` (e.g. a session end). False
+    // if the ring had no space (live: the marker is dropped; workers fall back to idle close).
+    bool mark(const router::BatchMeta& meta);
     bool pending() const { return m_packets != 0; }
     // CLOCK_MONOTONIC ns when the open batch got its first record (0 if none).
     std::uint64_t openedAtNs() const { return m_packets ? m_openedAt : 0; }

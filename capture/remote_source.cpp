@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <stdexcept>
 
 namespace pushcap::capture {
@@ -79,6 +80,7 @@ struct RemoteSource::Connection : EpollEntry {
     std::unique_ptr<std::byte[]> buffer{new std::byte[READ_BUFFER]};
     std::size_t used = 0;
     std::uint64_t packets = 0;
+    std::uint16_t session = 0;  // this connection's number among its client's connections
     explicit Connection(std::uint32_t maxSnaplen) : parser(maxSnaplen) {}
 };
 
@@ -144,6 +146,10 @@ RemoteSource::RemoteSource(RemoteOptions options) : m_options(std::move(options)
     }
     if (m_options.tls)
         m_tls = std::make_unique<TlsServerContext>(*m_options.tls);
+    // Session numbers start at random so a restarted collector does not reuse the number a
+    // worker's open file belongs to (workers compare them for equality only).
+    std::random_device seed;
+    m_lastSession.assign(m_options.clients.size(), static_cast<std::uint16_t>(seed()));
     m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
     if (m_epoll < 0)
         throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
@@ -241,6 +247,11 @@ void RemoteSource::accept(int listener) {
         auto c = std::make_unique<Connection>(m_options.maxSnaplen);
         c->fd = fd;
         c->client = client;
+        std::uint16_t& last =
+            m_lastSession[static_cast<std::size_t>(client - m_options.clients.data())];
+        if (++last == 0)
+            ++last;  // 0 means "not a connection" in the ring
+        c->session = last;
         c->peer = addressText(sa);
         if (client->tls) {
             const bool requireCertificate =
@@ -264,6 +275,16 @@ void RemoteSource::close(Connection& c, const std::string& why) {
     ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
     c.fd = -1;  // removed from m_connections after the event loop
+    if (c.client->store && c.packets != 0 && m_batcher != nullptr) {
+        router::BatchMeta end;
+        end.sourceId = c.client->sourceId;
+        end.session = c.session;
+        end.flags =
+            router::BATCH_FLAG_SESSION_END |
+            (c.parser.format() == OsmoFormat::Pcapng ? router::BATCH_FLAG_PCAPNG_SOURCE : 0);
+        if (!m_batcher->mark(end))
+            ++m_ringFull;  // the worker closes the file at idle time instead
+    }
 }
 
 namespace {
@@ -273,6 +294,8 @@ namespace {
 struct RingSink final : OsmoPacketSink {
     Batcher* batcher = nullptr;
     std::uint16_t sourceId = 0;
+    std::uint16_t session = 0;
+    const OsmoStreamParser* parser = nullptr;
     bool store = true;
     std::uint64_t* ringFull = nullptr;
     std::uint64_t* packets = nullptr;
@@ -281,7 +304,10 @@ struct RingSink final : OsmoPacketSink {
         if (!store)
             return true;
         std::uint32_t cap = p.caplen;
-        std::byte* dst = batcher->reserve(router::BatchMeta{p.linkType, p.snaplen, sourceId}, cap);
+        const std::uint32_t flags =
+            parser->format() == OsmoFormat::Pcapng ? router::BATCH_FLAG_PCAPNG_SOURCE : 0;
+        std::byte* dst = batcher->reserve(
+            router::BatchMeta{p.linkType, p.snaplen, sourceId, session, flags}, cap);
         if (dst == nullptr) {
             ++*ringFull;
             return true;
@@ -327,6 +353,8 @@ void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
     RingSink sink;
     sink.batcher = &batcher;
     sink.sourceId = c.client->sourceId;
+    sink.session = c.session;
+    sink.parser = &c.parser;
     sink.store = c.client->store;
     sink.ringFull = &m_ringFull;
     sink.packets = &c.packets;
@@ -362,6 +390,7 @@ void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
 }
 
 PumpStatus RemoteSource::pump(Batcher& batcher) {
+    m_batcher = &batcher;
     epoll_event events[EVENTS_PER_PUMP];
     const int n = ::epoll_wait(m_epoll, events, EVENTS_PER_PUMP, 0);
     if (n <= 0)

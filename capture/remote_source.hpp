@@ -93,6 +93,8 @@ class RemoteSource final : public Source {
     std::uint64_t m_tlsRefused = 0;
     std::unique_ptr<TlsServerContext> m_tls;
     std::uint64_t m_ringFull = 0;
+    std::vector<std::uint16_t> m_lastSession;  // per client, as in m_options.clients
+    Batcher* m_batcher = nullptr;              // the one pump() is given (close() marks with it)
     std::string m_error;
 };
 

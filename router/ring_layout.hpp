@@ -152,8 +152,10 @@ struct BatchHeader {
     std::uint32_t link_type;  // DLT_*
     std::uint32_t snaplen;
     std::uint16_t source_id;
-    std::uint16_t reserved0;
-    std::uint32_t reserved1;
+    // Which connection of a connection-based source (a collector client) the packets came from:
+    // a new value means a new connection; 0 for files and interfaces.
+    std::uint16_t source_session;
+    std::uint32_t flags;  // BATCH_FLAG_*
     std::uint64_t first_packet_seq;
     std::uint64_t first_byte_seq;
     std::uint64_t producer_generation;
@@ -162,6 +164,13 @@ struct BatchHeader {
 
 inline constexpr std::uint32_t BATCH_MAGIC = 0x48544142;  // "BATH"
 inline constexpr std::uint32_t PAD_MAGIC = 0x44444150;    // "PADD"
+
+// The source streams pcapng (an osmo-pcap client in pcapng mode): workers asked to follow the
+// source's format write pcapng for it.
+inline constexpr std::uint32_t BATCH_FLAG_PCAPNG_SOURCE = 1u << 0;
+// A batch with no packets: connection `source_session` of the source has ended, so files kept
+// per connection can be completed now rather than at idle close.
+inline constexpr std::uint32_t BATCH_FLAG_SESSION_END = 1u << 1;
 
 // A nanosecond PCAP record header, as it sits in the payload and in the output files.
 struct PcapRecordHeader {

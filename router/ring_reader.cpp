@@ -162,6 +162,8 @@ NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
         view.linkType = b.link_type;
         view.snaplen = b.snaplen;
         view.sourceId = b.source_id;
+        view.session = b.source_session;
+        view.flags = b.flags;
         view.position = m_cursor;
         view.end = m_cursor + b.length;
         view.firstPacketSeq = b.first_packet_seq;

@@ -27,6 +27,8 @@ struct BatchView {
     std::uint32_t linkType = 0;
     std::uint32_t snaplen = 0;
     std::uint16_t sourceId = 0;
+    std::uint16_t session = 0;   // BatchHeader::source_session
+    std::uint32_t flags = 0;     // BATCH_FLAG_*
     std::uint64_t position = 0;  // ring position of the batch
     std::uint64_t end = 0;       // position after it
     std::uint64_t firstPacketSeq = 0;

@@ -225,8 +225,8 @@ void RingWriter::publish(std::uint32_t payloadBytes, std::uint32_t packets, cons
     b->link_type = meta.linkType;
     b->snaplen = meta.snaplen;
     b->source_id = meta.sourceId;
-    b->reserved0 = 0;
-    b->reserved1 = 0;
+    b->source_session = meta.session;
+    b->flags = meta.flags;
     b->first_packet_seq = m_packetSeq;
     b->first_byte_seq = m_byteSeq;
     b->producer_generation = m_generation;

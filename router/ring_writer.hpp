@@ -21,6 +21,8 @@ struct BatchMeta {
     std::uint32_t linkType = 1;  // DLT_EN10MB
     std::uint32_t snaplen = MAX_CAPLEN;
     std::uint16_t sourceId = 0;
+    std::uint16_t session = 0;  // BatchHeader::source_session
+    std::uint32_t flags = 0;    // BATCH_FLAG_*
 };
 
 class RingWriter {

@@ -10,6 +10,7 @@
 
 #include "router/ring_layout.hpp"
 #include "workers/pcap_format.hpp"
+#include "workers/pcapng_format.hpp"
 
 namespace pushcap::workers {
 namespace {
@@ -72,15 +73,23 @@ int copyFile(const std::string& from, const std::string& to, std::byte* scratch,
     const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return errno;
-    // O_TRUNC: a copy interrupted by a crash is simply redone.
-    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct stat st;
+    if (::fstat(in, &st) != 0) {
+        const int e = errno;
+        ::close(in);
+        return e;
+    }
+    // A copy interrupted by a crash is simply redone (unlinked first: it may be read-only).
+    ::unlink(to.c_str());
+    const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0) {
         const int e = errno;
         ::close(in);
         return e;
     }
-    int rc = 0;
-    for (;;) {
+    // The copy gets the mode the worker gave the file it copies.
+    int rc = ::fchmod(out, st.st_mode & 07777) == 0 ? 0 : errno;
+    while (rc == 0) {
         const ssize_t got = ::read(in, scratch, n);
         if (got < 0) {
             if (errno == EINTR)
@@ -168,6 +177,38 @@ int completePending(const std::string& pending, const std::string& finalName,
     return 0;
 }
 
+namespace {
+
+// Walks whole records from `good` on, `headBytes` at a time through `scratch`; `lengthOf` gives a
+// record's full length from its head (0: not a record). Returns 0 or an errno; `good` ends after
+// the last whole record.
+template <typename LengthOf>
+int walkRecords(int fd, std::uint64_t size, std::size_t headBytes, LengthOf lengthOf,
+                std::byte* scratch, std::size_t scratchBytes, std::uint64_t& good,
+                std::uint64_t& records) {
+    std::uint64_t chunkStart = 0;
+    std::uint64_t chunkLen = 0;
+    while (good + headBytes <= size) {
+        if (good < chunkStart || good + headBytes > chunkStart + chunkLen) {
+            const ssize_t got = ::pread(fd, scratch, scratchBytes, static_cast<off_t>(good));
+            if (got < 0)
+                return errno;
+            chunkStart = good;
+            chunkLen = static_cast<std::uint64_t>(got);
+            if (chunkLen < headBytes)
+                break;
+        }
+        const std::uint64_t length = lengthOf(scratch + (good - chunkStart));
+        if (length == 0 || good + length > size)
+            break;
+        good += length;
+        ++records;
+    }
+    return 0;
+}
+
+}  // namespace
+
 int repairPcap(const std::string& path, std::byte* scratch, std::size_t scratchBytes,
                RepairResult& result) {
     result = RepairResult{};
@@ -181,44 +222,44 @@ int repairPcap(const std::string& path, std::byte* scratch, std::size_t scratchB
         return e;
     }
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
-    PcapFileHeader header;
-    if (size < PCAP_FILE_HEADER_BYTES ||
-        ::pread(fd, &header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
-        (header.magic != PCAP_MAGIC_NS && header.magic != PCAP_MAGIC_US)) {
+    std::byte head[PCAPNG_FILE_HEADER_BYTES];
+    const ssize_t headLen = size < PCAP_FILE_HEADER_BYTES ? 0 : ::pread(fd, head, sizeof head, 0);
+    std::uint32_t magic = 0;
+    if (headLen >= 4)
+        std::memcpy(&magic, head, sizeof magic);
+    std::uint64_t good = 0;
+    int rc = 0;
+    if (magic == PCAP_MAGIC_NS || magic == PCAP_MAGIC_US) {
+        good = PCAP_FILE_HEADER_BYTES;
+        rc = walkRecords(
+            fd, size, sizeof(router::PcapRecordHeader),
+            [](const std::byte* p) -> std::uint64_t {
+                router::PcapRecordHeader rec;
+                std::memcpy(&rec, p, sizeof rec);
+                return rec.caplen > router::MAX_CAPLEN ? 0 : sizeof rec + rec.caplen;
+            },
+            scratch, scratchBytes, good, result.packets);
+    } else if (magic == PCAPNG_SHB_TYPE && headLen == static_cast<ssize_t>(sizeof head)) {
+        // Only the files this worker writes: SHB + IDB, then Enhanced Packet Blocks.
+        good = PCAPNG_FILE_HEADER_BYTES;
+        rc = walkRecords(
+            fd, size, 8,
+            [](const std::byte* p) -> std::uint64_t {
+                std::uint32_t type, length;
+                std::memcpy(&type, p, 4);
+                std::memcpy(&length, p + 4, 4);
+                const bool whole = type == PCAPNG_EPB_TYPE && length % 4 == 0 &&
+                                   length >= pcapngPacketBytes(0) &&
+                                   length <= pcapngPacketBytes(router::MAX_CAPLEN);
+                return whole ? length : 0;
+            },
+            scratch, scratchBytes, good, result.packets);
+    } else {
         ::close(fd);
         result.bytes = size;
         return 0;
     }
     result.validHeader = true;
-    // Walk the record headers through the scratch buffer, a chunk at a time.
-    std::uint64_t good = PCAP_FILE_HEADER_BYTES;
-    std::uint64_t chunkStart = 0;
-    std::uint64_t chunkLen = 0;
-    int rc = 0;
-    for (;;) {
-        if (good + sizeof(router::PcapRecordHeader) > size)
-            break;
-        if (good < chunkStart || good + sizeof(router::PcapRecordHeader) > chunkStart + chunkLen) {
-            const ssize_t got = ::pread(fd, scratch, scratchBytes, static_cast<off_t>(good));
-            if (got < 0) {
-                rc = errno;
-                break;
-            }
-            chunkStart = good;
-            chunkLen = static_cast<std::uint64_t>(got);
-            if (chunkLen < sizeof(router::PcapRecordHeader))
-                break;
-        }
-        router::PcapRecordHeader rec;
-        std::memcpy(&rec, scratch + (good - chunkStart), sizeof rec);
-        if (rec.caplen > router::MAX_CAPLEN)
-            break;
-        const std::uint64_t next = good + sizeof rec + rec.caplen;
-        if (next > size)
-            break;
-        good = next;
-        ++result.packets;
-    }
     if (rc == 0 && good != size && ::ftruncate(fd, static_cast<off_t>(good)) != 0)
         rc = errno;
     ::close(fd);

@@ -33,7 +33,8 @@ struct RepairResult {
     std::uint64_t packets = 0;
 };
 
-// Cuts a PCAP file back to its last whole record. Returns 0 or an errno.
+// Cuts a PCAP (or this worker's pcapng) file back to its last whole record. Returns 0 or an
+// errno.
 int repairPcap(const std::string& path, std::byte* scratch, std::size_t scratchBytes,
                RepairResult& result);
 

@@ -73,11 +73,22 @@ bool FileSink::writeAt(const std::byte* data, std::size_t n) {
     return true;
 }
 
+int FileSink::place(const std::string& pending, const std::string& finalName,
+                    const std::string& suffix, std::string& location) {
+    if (::chmod(pending.c_str(), m_config.fileMode) != 0)
+        return errno;
+    return completePending(pending, finalName, suffix, m_config.completedDir, m_buffer.get(),
+                           m_config.bufferBytes, location);
+}
+
 ResumeOutcome FileSink::resume(const OpenFileRef& ref) {
     closeFd();
     m_buffered = 0;
     m_name = ref.name;
+    m_suffix = ref.format.pcapng ? m_config.pcapngSuffix : m_config.suffix;
     const std::string pending = ref.name + PENDING;
+    // A crash between the final chmod and the rename may have left it read-only.
+    ::chmod(pending.c_str(), 0600);
     const int fd = ::open(pending.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT) {
@@ -124,9 +135,11 @@ std::vector<CompletedFile> FileSink::recoverLeftovers(const std::string& keep) {
         return done;
     std::vector<std::string> names;
     const std::string tail = m_config.suffix + PENDING;
+    const std::string pcapngTail =
+        m_config.pcapngSuffix.empty() ? tail : m_config.pcapngSuffix + PENDING;
     while (dirent* e = ::readdir(dir)) {
         const std::string n = e->d_name;
-        if (n.rfind(m_config.filePrefix, 0) == 0 && endsWith(n, tail))
+        if (n.rfind(m_config.filePrefix, 0) == 0 && (endsWith(n, tail) || endsWith(n, pcapngTail)))
             names.push_back(n);
     }
     ::closedir(dir);
@@ -151,8 +164,9 @@ std::vector<CompletedFile> FileSink::recoverLeftovers(const std::string& keep) {
         }
         CompletedFile c{"", r.bytes, r.packets};
         const std::string finalName = path.substr(0, path.size() - PENDING.size());
-        const int rc = completePending(path, finalName, m_config.suffix, m_config.completedDir,
-                                       m_buffer.get(), m_config.bufferBytes, c.location);
+        const std::string& suffix =
+            endsWith(n, pcapngTail) && !endsWith(n, tail) ? m_config.pcapngSuffix : m_config.suffix;
+        const int rc = place(path, finalName, suffix, c.location);
         if (rc != 0) {
             throw std::runtime_error("cannot complete leftover " + path + ": " + std::strerror(rc));
         }
@@ -177,7 +191,7 @@ IoStatus FileSink::open(const std::string& stem, const std::string& suffix,
             continue;
         }
         const std::string pending = name + PENDING;
-        const int fd = ::open(pending.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        const int fd = ::open(pending.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
             if (errno == EEXIST)
                 continue;
@@ -185,12 +199,17 @@ IoStatus FileSink::open(const std::string& stem, const std::string& suffix,
         }
         m_fd = fd;
         m_name = name;
+        m_suffix = suffix;
         chosenName = name;
-        PcapFileHeader header;
-        header.snaplen = format.snaplen;
-        header.linkType = format.linkType;
-        std::memcpy(m_buffer.get(), &header, sizeof header);
-        m_buffered = sizeof header;
+        if (format.pcapng) {
+            writePcapngFileHeader(m_buffer.get(), format.linkType, format.snaplen);
+        } else {
+            PcapFileHeader header;
+            header.snaplen = format.snaplen;
+            header.linkType = format.linkType;
+            std::memcpy(m_buffer.get(), &header, sizeof header);
+        }
+        m_buffered = fileHeaderBytes(format);
         return IoStatus::Ok;
     }
     return fail("no free name for " + stem + suffix, EEXIST);
@@ -222,8 +241,7 @@ IoStatus FileSink::complete(CompletedFile& done) {
         return IoStatus::Retry;
     done.bytes = m_written;
     closeFd();
-    const int rc = completePending(m_name + PENDING, m_name, m_config.suffix, m_config.completedDir,
-                                   m_buffer.get(), m_config.bufferBytes, done.location);
+    const int rc = place(m_name + PENDING, m_name, m_suffix, done.location);
     if (rc == 0)
         return IoStatus::Ok;
     if (rc == ENOENT) {

@@ -14,7 +14,9 @@ struct FileSinkConfig {
     std::string directory;   // Path's directory (the namer's)
     std::string filePrefix;  // this target's file-name prefix (finds its leftovers)
     std::string suffix = ".pcap";
+    std::string pcapngSuffix;  // files opened as pcapng; empty: this target writes none
     std::string completedDir;  // empty: complete in place
+    unsigned fileMode = 0644;  // of complete files (pending files stay private to the worker)
     std::size_t bufferBytes = 4 << 20;
 };
 
@@ -45,7 +47,11 @@ class FileSink final : public Sink {
     std::size_t m_buffered = 0;
     std::uint64_t m_written = 0;  // bytes in the file, all handed to the kernel
     int m_fd = -1;
-    std::string m_name;  // final name (without ".pending")
+    std::string m_name;    // final name (without ".pending")
+    std::string m_suffix;  // of m_name
+    // Gives a complete file its mode and final place; 0 or an errno.
+    int place(const std::string& pending, const std::string& finalName, const std::string& suffix,
+              std::string& location);
     std::string m_lastError;
 };
 

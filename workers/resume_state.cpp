@@ -9,7 +9,8 @@ namespace pushcap::workers {
 namespace {
 
 constexpr std::uint32_t BLOB_MAGIC = 0x57484350;  // "PCHW"
-constexpr std::uint32_t BLOB_VERSION = 1;
+// 2 added the pcapng flag and the source session; 1 is still read.
+constexpr std::uint32_t BLOB_VERSION = 2;
 
 class Out {
   public:
@@ -65,7 +66,8 @@ std::vector<std::uint8_t> encodeResumeState(const ResumeState& s) {
     out.put(s.skipPosition);
     out.put(s.skipPackets);
     const OpenFileState& f = s.file;
-    out.put(static_cast<std::uint8_t>((f.open ? 1 : 0) | (f.completing ? 2 : 0)));
+    out.put(static_cast<std::uint8_t>((f.open ? 1 : 0) | (f.completing ? 2 : 0) |
+                                      (f.format.pcapng ? 4 : 0)));
     out.putString(f.name);
     out.put(f.format.linkType);
     out.put(f.format.snaplen);
@@ -76,6 +78,7 @@ std::vector<std::uint8_t> encodeResumeState(const ResumeState& s) {
     out.put(f.period.startNs);
     out.put(f.period.endNs);
     out.put(f.openedUnixNs);
+    out.put(f.session);
     std::vector<std::uint8_t> blob = out.take();
     if (blob.size() > router::CONSUMER_BLOB_BYTES) {
         throw std::runtime_error("resume state of " + std::to_string(blob.size()) +
@@ -88,9 +91,10 @@ std::optional<ResumeState> decodeResumeState(std::span<const std::uint8_t> blob)
     if (blob.empty())
         return std::nullopt;
     In in(blob);
-    if (in.get<std::uint32_t>() != BLOB_MAGIC || in.get<std::uint32_t>() != BLOB_VERSION) {
+    const std::uint32_t magic = in.get<std::uint32_t>();
+    const std::uint32_t version = in.get<std::uint32_t>();
+    if (magic != BLOB_MAGIC || version == 0 || version > BLOB_VERSION)
         throw std::runtime_error("resume blob has an unknown format");
-    }
     ResumeState s;
     s.skipPosition = in.get<std::uint64_t>();
     s.skipPackets = in.get<std::uint32_t>();
@@ -98,6 +102,7 @@ std::optional<ResumeState> decodeResumeState(std::span<const std::uint8_t> blob)
     const auto flags = in.get<std::uint8_t>();
     f.open = (flags & 1) != 0;
     f.completing = (flags & 2) != 0;
+    f.format.pcapng = (flags & 4) != 0;
     f.name = in.getString();
     f.format.linkType = in.get<std::uint32_t>();
     f.format.snaplen = in.get<std::uint32_t>();
@@ -108,6 +113,8 @@ std::optional<ResumeState> decodeResumeState(std::span<const std::uint8_t> blob)
     f.period.startNs = in.get<std::uint64_t>();
     f.period.endNs = in.get<std::uint64_t>();
     f.openedUnixNs = in.get<std::uint64_t>();
+    if (version >= 2)
+        f.session = in.get<std::uint16_t>();
     return s;
 }
 

@@ -28,6 +28,7 @@ struct OpenFileState {
     std::uint64_t lastTsNs = 0;
     Period period;
     std::uint64_t openedUnixNs = 0;  // wall clock, for the completion log line
+    std::uint16_t session = 0;       // the source connection it belongs to (--file-per-connection)
 };
 
 struct ResumeState {

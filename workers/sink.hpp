@@ -21,6 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "workers/pcap_format.hpp"
+#include "workers/pcapng_format.hpp"
+
 namespace pushcap::workers {
 
 enum class IoStatus { Ok, Retry };
@@ -28,7 +31,13 @@ enum class IoStatus { Ok, Retry };
 struct FileFormat {
     std::uint32_t linkType = 1;
     std::uint32_t snaplen = 262144;
+    bool pcapng = false;  // pcapng (workers/pcapng_format.hpp) instead of nanosecond PCAP
 };
+
+// Size of the file header a sink writes for `format`.
+inline std::uint64_t fileHeaderBytes(const FileFormat& format) {
+    return format.pcapng ? PCAPNG_FILE_HEADER_BYTES : PCAP_FILE_HEADER_BYTES;
+}
 
 // A file a sink has open, as the resume blob remembers it.
 struct OpenFileRef {

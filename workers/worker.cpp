@@ -49,11 +49,15 @@ Worker::Worker(WorkerConfig config)
     if (m_config.streaming()) {
         m_sink = std::make_unique<RemoteSink>(m_config.remote);
     } else {
+        if (m_config.format != OutputFormat::Pcap)
+            m_pcapngSuffix = m_namer.suffix() == ".pcap" ? ".pcapng" : m_namer.suffix();
         FileSinkConfig sc;
         sc.directory = m_namer.directory();
         sc.filePrefix = m_namer.filePrefix();
         sc.suffix = m_namer.suffix();
+        sc.pcapngSuffix = m_pcapngSuffix;
         sc.completedDir = m_config.completedPath;
+        sc.fileMode = m_config.fileMode;
         m_sink = std::make_unique<FileSink>(sc);
     }
     if (m_config.rclone() && m_config.eventsFd >= 0) {
@@ -271,6 +275,8 @@ bool Worker::handleBatch(const router::BatchView& view) {
         ++m_batchesSinceCommit;
         return true;
     }
+    if ((view.flags & router::BATCH_FLAG_SESSION_END) != 0)
+        return handleSessionEnd(view);
     const std::byte* payload = view.payload;
     if (m_live) {
         // The producer may overwrite the batch at any time: work on a copy that is known whole,
@@ -297,9 +303,28 @@ bool Worker::handleBatch(const router::BatchView& view) {
     return true;
 }
 
+bool Worker::handleSessionEnd(const router::BatchView& view) {
+    // Completing here commits the marker's own position: a restart reads it again and finds no
+    // file of that session open.
+    if (m_config.filePerConnection && m_file.open && m_file.session == view.session &&
+        !completeFile(view.position, 0)) {
+        return false;
+    }
+    m_reader->finish(view);
+    ++m_batchesSinceCommit;
+    return true;
+}
+
+bool Worker::pcapngFor(const router::BatchView& view) const {
+    return m_config.format == OutputFormat::Pcapng ||
+           (m_config.format == OutputFormat::Auto &&
+            (view.flags & router::BATCH_FLAG_PCAPNG_SOURCE) != 0);
+}
+
 bool Worker::processRecords(const router::BatchView& view, const std::byte* payload,
                             std::uint32_t skip) {
     const bpf_program* program = m_filter.programFor(view.linkType);
+    const bool pcapng = pcapngFor(view);
     router::BatchView local = view;
     local.payload = payload;
     router::RecordCursor cursor(local);
@@ -315,17 +340,22 @@ bool Worker::processRecords(const router::BatchView& view, const std::byte* payl
         }
         ++m_counters.matched;
         const std::uint64_t ts = std::uint64_t(packet.header.ts_sec) * NS + packet.header.ts_nsec;
+        const std::uint32_t outBytes =
+            pcapng ? pcapngPacketBytes(packet.header.caplen) : packet.recordBytes;
         if (!m_file.open || m_file.format.linkType != view.linkType ||
-            m_file.format.snaplen != view.snaplen ||
-            m_policy.needsNewFile(m_file.bytes, m_file.packets, m_file.period, ts,
-                                  packet.recordBytes)) {
+            m_file.format.snaplen != view.snaplen || m_file.format.pcapng != pcapng ||
+            (m_config.filePerConnection && m_file.session != view.session) ||
+            m_policy.needsNewFile(m_file.bytes, m_file.packets, m_file.period, ts, outBytes)) {
             if (runBytes != 0 && !appendRun(runStart, runBytes))
                 return false;
             runBytes = 0;
             if (!rollFile(view, ts, index))
                 return false;
         }
-        if (runBytes != 0 && runStart + runBytes == packet.record) {
+        if (pcapng) {
+            if (!appendPcapng(packet, ts))
+                return false;
+        } else if (runBytes != 0 && runStart + runBytes == packet.record) {
             runBytes += packet.recordBytes;
         } else {
             if (runBytes != 0 && !appendRun(runStart, runBytes))
@@ -337,9 +367,9 @@ bool Worker::processRecords(const router::BatchView& view, const std::byte* payl
             m_file.firstTsNs = ts;
         m_file.lastTsNs = ts;
         ++m_file.packets;
-        m_file.bytes += packet.recordBytes;
+        m_file.bytes += outBytes;
         ++m_counters.packetsWritten;
-        m_counters.bytesWritten += packet.recordBytes;
+        m_counters.bytesWritten += outBytes;
     }
     if (runBytes != 0 && !appendRun(runStart, runBytes))
         return false;
@@ -378,6 +408,18 @@ bool Worker::appendRun(const std::byte* data, std::size_t bytes) {
         m_backoffNs = 0;
     }
     return true;
+}
+
+bool Worker::appendPcapng(const router::PacketRef& packet, std::uint64_t tsNs) {
+    const std::uint32_t caplen = packet.header.caplen;
+    std::byte head[PCAPNG_EPB_HEAD_BYTES];
+    writePcapngPacketHead(head, tsNs, caplen, packet.header.wirelen);
+    std::byte tail[8] = {};
+    const std::uint32_t pad = ((caplen + 3u) & ~3u) - caplen;
+    const std::uint32_t total = pcapngPacketBytes(caplen);
+    std::memcpy(tail + pad, &total, sizeof total);
+    return appendRun(head, sizeof head) && appendRun(packet.data, caplen) &&
+           appendRun(tail, pad + sizeof total);
 }
 
 bool Worker::commitNow(std::uint64_t skipPosition, std::uint32_t skipPackets) {
@@ -439,9 +481,10 @@ bool Worker::openFile(const router::BatchView& view, std::uint64_t tsNs, std::ui
     const std::uint64_t start = m_policy.splitTimeNs() != 0 ? period.startNs : tsNs;
     const std::uint64_t end = period.endNs != 0 ? period.endNs : tsNs;
     const std::string stem = m_namer.stem(start, end);
-    const FileFormat format{view.linkType, view.snaplen};
+    const FileFormat format{view.linkType, view.snaplen, pcapngFor(view)};
+    const std::string& suffix = format.pcapng ? m_pcapngSuffix : m_namer.suffix();
     std::string chosen;
-    while (m_sink->open(stem, m_namer.suffix(), format, chosen) != IoStatus::Ok) {
+    while (m_sink->open(stem, suffix, format, chosen) != IoStatus::Ok) {
         if (!backoff("open"))
             return false;
     }
@@ -449,10 +492,11 @@ bool Worker::openFile(const router::BatchView& view, std::uint64_t tsNs, std::ui
     m_file.open = true;
     m_file.name = chosen;
     m_file.format = format;
-    m_file.bytes = PCAP_FILE_HEADER_BYTES;
+    m_file.bytes = fileHeaderBytes(format);
     m_file.period = period;
     m_file.openedUnixNs = wallNs();
-    m_counters.bytesWritten += PCAP_FILE_HEADER_BYTES;
+    m_file.session = view.session;
+    m_counters.bytesWritten += m_file.bytes;
     // Committing the new file before any packet goes in means a crash can never leave a file
     // with packets that no commit knows about.
     if (!commitNow(view.position, index))

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "proto/child_events.hpp"
+#include "router/batch_records.hpp"
 #include "router/ring_reader.hpp"
 #include "workers/file_naming.hpp"
 #include "workers/packet_filter.hpp"
@@ -57,6 +58,11 @@ class Worker {
     bool processRecords(const router::BatchView& view, const std::byte* payload,
                         std::uint32_t skip);
     bool appendRun(const std::byte* data, std::size_t bytes);
+    // One packet as a pcapng Enhanced Packet Block.
+    bool appendPcapng(const router::PacketRef& packet, std::uint64_t tsNs);
+    bool pcapngFor(const router::BatchView& view) const;
+    // A batch that only says a source connection ended (router BATCH_FLAG_SESSION_END).
+    bool handleSessionEnd(const router::BatchView& view);
     bool rollFile(const router::BatchView& view, std::uint64_t tsNs, std::uint32_t index);
     bool openFile(const router::BatchView& view, std::uint64_t tsNs, std::uint32_t index);
     bool completeFile(std::uint64_t skipPosition, std::uint32_t skipPackets);
@@ -80,6 +86,7 @@ class Worker {
     FileNamer m_namer;
     proto::ChildEventWriter m_events;
     std::unique_ptr<Sink> m_sink;
+    std::string m_pcapngSuffix;  // of pcapng files (--format pcapng|auto)
     std::unique_ptr<router::RingReader> m_reader;
     std::unique_ptr<RcloneUploader> m_uploader;  // RCLONE targets only
     std::uint64_t m_uploadsCompletedBase = 0;    // resumed counters, used until the uploader runs

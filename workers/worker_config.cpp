@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -43,6 +44,12 @@ std::string workerUsage() {
            "  [--filter BPF] [--suffix .pcap] [--completed-path DIR] [--idle-grace-ms N]\n"
            "  [--log-dir DIR [--quiet]] [--ready-fd FD] [--events-fd FD] [--sources ID,ID] "
            "[--check]\n"
+           "  [--format pcap|pcapng|auto] [--file-per-connection] [--file-mode OCTAL]\n"
+           "  --format: nanosecond PCAP (default), pcapng, or auto: pcapng for collector clients\n"
+           "   that stream pcapng (suffix .pcap becomes .pcapng), PCAP otherwise\n"
+           "  --file-per-connection: complete the file when the source's connection ends or is\n"
+           "   replaced (collector clients, as osmo-pcap-server does)\n"
+           "  --file-mode: mode of complete files (default 0644; .pending files are 0600)\n"
            "  --quiet: only warnings and errors on stderr; everything goes to the --log-dir file\n"
            "  --mode rclone: PATH is \"remote:bucket/dir/prefix\"; files are written to a spool\n"
            "   directory, then uploaded with rclone (temporary name, size check, moveto):\n"
@@ -113,7 +120,27 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
             c.naming.suffix = value();
         else if (a == "--completed-path")
             c.completedPath = value();
-        else if (a == "--idle-grace-ms")
+        else if (a == "--format") {
+            const std::string f = value();
+            if (f == "pcap")
+                c.format = OutputFormat::Pcap;
+            else if (f == "pcapng")
+                c.format = OutputFormat::Pcapng;
+            else if (f == "auto")
+                c.format = OutputFormat::Auto;
+            else
+                throw ConfigError("--format: expected pcap, pcapng or auto, got \"" + f + "\"");
+        } else if (a == "--file-per-connection")
+            c.filePerConnection = true;
+        else if (a == "--file-mode") {
+            const std::string m = value();
+            char* end = nullptr;
+            const unsigned long mode = std::strtoul(m.c_str(), &end, 8);
+            if (m.empty() || *end != '\0' || mode > 07777)
+                throw ConfigError("--file-mode: expected an octal mode such as 0440, got \"" + m +
+                                  "\"");
+            c.fileMode = static_cast<unsigned>(mode);
+        } else if (a == "--idle-grace-ms")
             c.idleGraceNs = parseCount(a, value()) * 1'000'000ULL;
         else if (a == "--log-dir")
             c.logDir = value();
@@ -170,6 +197,10 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
         throw ConfigError(target + "--path is required");
     if (nameModes > 1)
         throw ConfigError(target + "more than one --filename-* mode given");
+    if (c.mode != "file" && c.format != OutputFormat::Pcap)
+        throw ConfigError(target + "--format " +
+                          (c.format == OutputFormat::Auto ? "auto" : "pcapng") +
+                          " is only supported with --mode file");
     if (c.mode == "rclone") {
         if (c.spoolDir.empty())
             throw ConfigError(target + "--mode rclone needs --spool-dir");

@@ -15,6 +15,10 @@
 
 namespace pushcap::workers {
 
+// What files hold: nanosecond PCAP, pcapng, or whichever the source streams (pcapng for
+// collector clients in pcapng mode, as osmo-pcap-server stores them).
+enum class OutputFormat { Pcap, Pcapng, Auto };
+
 struct WorkerConfig {
     std::string ring;  // segment name
     std::string name;  // Desc: consumer name, log name
@@ -24,6 +28,10 @@ struct WorkerConfig {
     NamingConfig naming;
     std::string completedPath;
     std::uint64_t idleGraceNs = 5'000'000'000ULL;
+    OutputFormat format = OutputFormat::Pcap;
+    // Complete the file when the source's connection ends or is replaced (collector clients).
+    bool filePerConnection = false;
+    unsigned fileMode = 0644;  // of complete files
     std::string logDir;
     bool quietConsole = false;  // stderr gets warnings and errors only (the log file has all)
     int readyFd = -1;

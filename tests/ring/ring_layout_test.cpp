@@ -133,8 +133,8 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(BatchHeader, link_type) == 16);
     CHECK(offsetof(BatchHeader, snaplen) == 20);
     CHECK(offsetof(BatchHeader, source_id) == 24);
-    CHECK(offsetof(BatchHeader, reserved0) == 26);
-    CHECK(offsetof(BatchHeader, reserved1) == 28);
+    CHECK(offsetof(BatchHeader, source_session) == 26);
+    CHECK(offsetof(BatchHeader, flags) == 28);
     CHECK(offsetof(BatchHeader, first_packet_seq) == 32);
     CHECK(offsetof(BatchHeader, first_byte_seq) == 40);
     CHECK(offsetof(BatchHeader, producer_generation) == 48);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "workers/config_error.hpp"
@@ -250,7 +251,8 @@ TEST_CASE("resume state round-trips and refuses damage", "[unit]") {
     s.file.open = true;
     s.file.completing = true;
     s.file.name = "/data/x_1700000000.pcap";
-    s.file.format = FileFormat{101, 65535};
+    s.file.format = FileFormat{101, 65535, true};
+    s.file.session = 4242;
     s.file.bytes = 12345;
     s.file.packets = 9;
     s.file.firstTsNs = 1;
@@ -263,6 +265,8 @@ TEST_CASE("resume state round-trips and refuses damage", "[unit]") {
     CHECK(back->file.completing);
     CHECK(back->file.name == s.file.name);
     CHECK(back->file.format.linkType == 101);
+    CHECK(back->file.format.pcapng);
+    CHECK(back->file.session == 4242);
     CHECK(back->file.bytes == 12345);
     CHECK(back->file.period.endNs == 4);
     CHECK_FALSE(decodeResumeState({}));
@@ -328,4 +332,60 @@ TEST_CASE("FileSink never overwrites and completes across filesystems", "[unit]"
     CHECK(slurp(dir + "/x_1.pcap") == "keep\n");
     CHECK(slurp(done + "/x_1_1.pcap") == "keep\n");
     ::system(("rm -rf " + std::string(tmpl) + " " + done).c_str());
+}
+
+#include "workers/file_completion.hpp"
+#include "workers/pcapng_format.hpp"
+
+TEST_CASE("pcapng files: the header the sink writes, and repair cuts to the last whole block",
+          "[unit]") {
+    char tmpl[] = "/tmp/pushcap-sink-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl;
+    FileSinkConfig c;
+    c.directory = dir;
+    c.filePrefix = "t_";
+    c.pcapngSuffix = ".pcapng";
+    c.fileMode = 0640;
+    FileSink sink(c);
+    std::string chosen;
+    REQUIRE(sink.open(dir + "/t_1", ".pcapng", FileFormat{1, 9000, true}, chosen) == IoStatus::Ok);
+    CHECK(sink.bytes() == PCAPNG_FILE_HEADER_BYTES);
+    // Three packets of 1, 4 and 5 bytes as the worker encodes them, then half a fourth.
+    for (std::uint32_t caplen : {1u, 4u, 5u}) {
+        std::byte block[64] = {};
+        writePcapngPacketHead(block, 1'700'000'000'123'456'789ULL, caplen, caplen);
+        const std::uint32_t total = pcapngPacketBytes(caplen);
+        std::memcpy(block + total - 4, &total, 4);
+        REQUIRE(sink.append(block, total) == IoStatus::Ok);
+    }
+    std::byte half[PCAPNG_EPB_HEAD_BYTES] = {};
+    writePcapngPacketHead(half, 1, 100, 100);
+    REQUIRE(sink.append(half, 20) == IoStatus::Ok);
+    REQUIRE(sink.flush() == IoStatus::Ok);
+    const std::string pending = chosen + ".pending";
+    const std::uint64_t whole = PCAPNG_FILE_HEADER_BYTES + 36 + 36 + 40;
+    std::vector<std::byte> scratch(4096);
+    RepairResult r;
+    REQUIRE(repairPcap(pending, scratch.data(), scratch.size(), r) == 0);
+    CHECK(r.validHeader);
+    CHECK(r.packets == 3);
+    CHECK(r.bytes == whole);
+    // What an independent reader makes of it: three packets, nanosecond time stamps.
+    const std::string text = dir + "/tshark.txt";
+    REQUIRE(
+        ::system(("tshark -r " + pending + " -T fields -e frame.time_epoch -e frame.len > " + text)
+                     .c_str()) == 0);
+    CHECK(slurp(text) ==
+          "1700000000.123456789\t1\n1700000000.123456789\t4\n1700000000.123456789\t5\n");
+    // A leftover of a crashed run is found by its pcapng suffix and completed with the mode.
+    FileSink later(c);
+    const auto done = later.recoverLeftovers("");
+    REQUIRE(done.size() == 1);
+    CHECK(done[0].location == dir + "/t_1.pcapng");
+    CHECK(done[0].packets == 3);
+    struct stat st;
+    REQUIRE(::stat(done[0].location.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+    ::system(("rm -rf " + dir).c_str());
 }
