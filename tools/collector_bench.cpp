@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -26,11 +27,15 @@ namespace fs = std::filesystem;
 namespace pushcap::tools {
 namespace {
 
+constexpr std::size_t SLICE_BYTES = 64u << 10;
+
 // One sender's stream: a pcap link header, then IMIX data messages, repeated.
 struct Stream {
     std::vector<char> header;
     std::vector<char> body;  // whole messages
     std::uint64_t packetsPerBody = 0;
+    // ~64 KiB pieces of `body` ending on message boundaries: end offset, packets in the piece.
+    std::vector<std::pair<std::size_t, std::uint64_t>> slices;
 };
 
 Stream encodeStream() {
@@ -55,6 +60,21 @@ Stream encodeStream() {
         std::memcpy(record.data(), rh, sizeof rh);
         message(s.body, 1, record.data(), record.size());
         ++s.packetsPerBody;
+        if (s.slices.empty() ? s.body.size() >= SLICE_BYTES
+                             : s.body.size() - s.slices.back().first >= SLICE_BYTES) {
+            s.slices.emplace_back(s.body.size(), 0);
+        }
+    }
+    s.slices.emplace_back(s.body.size(), 0);
+    // Count packets per slice by walking the messages again.
+    std::size_t at = 0, slice = 0;
+    while (at < s.body.size()) {
+        const std::size_t len =
+            (std::size_t(std::uint8_t(s.body[at + 2])) << 8) | std::uint8_t(s.body[at + 3]);
+        at += 4 + len;
+        while (at > s.slices[slice].first)
+            ++slice;
+        ++s.slices[slice].second;
     }
     return s;
 }
@@ -64,9 +84,10 @@ struct SendResult {
     std::uint64_t packets = 0;
 };
 
-// Streams for `seconds` from 127.0.0.(1 + index) to `port`; whole bodies only, so the packet
-// count is exact.
-SendResult sendFor(int index, std::uint16_t port, const Stream& s, double seconds) {
+// Streams for `seconds` from 127.0.0.(1 + index) to `port`, whole messages only so the packet
+// count is exact; `bytesPerSecond` > 0 paces it (sleeping between 64 KiB slices).
+SendResult sendFor(int index, std::uint16_t port, const Stream& s, double seconds,
+                   double bytesPerSecond) {
     SendResult r;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in self{};
@@ -81,31 +102,49 @@ SendResult sendFor(int index, std::uint16_t port, const Stream& s, double second
         ::close(fd);
         throw std::runtime_error("sender cannot connect: " + std::string(std::strerror(errno)));
     }
-    auto sendAll = [&](const std::vector<char>& b) {
+    auto sendAll = [&](const char* data, std::size_t size) {
         std::size_t off = 0;
-        while (off < b.size()) {
-            const ssize_t n = ::send(fd, b.data() + off, b.size() - off, MSG_NOSIGNAL);
+        while (off < size) {
+            const ssize_t n = ::send(fd, data + off, size - off, MSG_NOSIGNAL);
             if (n <= 0)
                 return false;
             off += std::size_t(n);
         }
         return true;
     };
-    sendAll(s.header);
+    sendAll(s.header.data(), s.header.size());
     const auto start = BenchClock::now();
-    while (secondsSince(start) < seconds && sendAll(s.body)) {
-        r.bytes += s.body.size();
-        r.packets += s.packetsPerBody;
+    bool ok = true;
+    while (ok && secondsSince(start) < seconds) {
+        std::size_t from = 0;
+        for (const auto& [end, packets] : s.slices) {
+            if (bytesPerSecond > 0) {
+                const double due = double(r.bytes) / bytesPerSecond - secondsSince(start);
+                if (due > 0)
+                    std::this_thread::sleep_for(std::chrono::duration<double>(due));
+            }
+            if (!(ok = sendAll(s.body.data() + from, end - from)))
+                break;
+            r.bytes += end - from;
+            r.packets += packets;
+            from = end;
+            if (secondsSince(start) >= seconds)
+                break;
+        }
     }
     ::close(fd);
     return r;
 }
 
-SendResult runSenders(int n, std::uint16_t port, const Stream& s, double seconds) {
+// `gbps` > 0: the senders together offer that rate.
+SendResult runSenders(int n, std::uint16_t port, const Stream& s, double seconds, double gbps = 0) {
     std::vector<SendResult> results(static_cast<std::size_t>(n));
     std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i)
-        threads.emplace_back([&, i] { results[std::size_t(i)] = sendFor(i, port, s, seconds); });
+    const double each = gbps * 1e9 / 8 / n;
+    for (int i = 0; i < n; ++i) {
+        threads.emplace_back(
+            [&, i] { results[std::size_t(i)] = sendFor(i, port, s, seconds, each); });
+    }
     for (auto& t : threads)
         t.join();
     SendResult total;
@@ -254,6 +293,64 @@ int runCollectorBench(const CollectorBenchOptions& o) {
     std::uint64_t storedBytes = 0;
     for (const auto& c : snap.consumers)
         storedBytes = c.counters[workers::WORKER_BYTES_WRITTEN];
+
+    // The paced sweep: the highest offered rate at which every packet is stored. Doubling until
+    // a step loses packets, then halving the gap.
+    struct Step {
+        double target = 0, offeredGbps = 0, mpps = 0, cpuPerGbit = 0;
+        std::uint64_t sent = 0, lost = 0;
+    };
+    auto paced = [&](double gbps) {
+        const std::uint64_t before = written();
+        const std::uint64_t cpu0 = cpuTicks(capture) + cpuTicks(worker);
+        const auto t0 = BenchClock::now();
+        const SendResult r = runSenders(o.senders, port, stream, o.stepSeconds, gbps);
+        const double sendSeconds = secondsSince(t0);
+        std::uint64_t seen = written() - before;
+        for (auto idle = BenchClock::now(); seen < r.packets && secondsSince(idle) < 1;) {
+            ::usleep(5'000);  // the worker finishing what the ring holds
+            if (written() - before != seen) {
+                seen = written() - before;
+                idle = BenchClock::now();
+            }
+        }
+        const double cpuS =
+            double(cpuTicks(capture) + cpuTicks(worker) - cpu0) / double(::sysconf(_SC_CLK_TCK));
+        Step s;
+        s.target = gbps;
+        s.sent = r.packets;
+        s.lost = r.packets - std::min(r.packets, seen);
+        s.offeredGbps = double(r.bytes) * 8 / sendSeconds / 1e9;
+        s.mpps = double(r.packets) / sendSeconds / 1e6;
+        s.cpuPerGbit = cpuS / (double(r.bytes) * 8 / 1e9);
+        return s;
+    };
+    std::vector<Step> steps;
+    Step best;
+    double low = 0, high = 0, rate = o.startGbps;
+    while (steps.size() < 14) {
+        const Step s = paced(rate);
+        steps.push_back(s);
+        std::printf("  paced %.2f Gbit/s: offered %.2f, %llu of %llu packets lost\n", rate,
+                    s.offeredGbps, (unsigned long long)s.lost, (unsigned long long)s.sent);
+        std::fflush(stdout);
+        const bool senderLimited = s.offeredGbps < 0.9 * rate;
+        if (s.lost == 0) {
+            low = rate;
+            best = s;
+            if (senderLimited)
+                break;  // the senders' own ceiling: the collector kept up with all of it
+        } else {
+            high = rate;
+        }
+        if (high == 0)
+            rate *= 2;
+        else if (high / std::max(low, 1e-9) <= 1.1)
+            break;
+        else
+            rate = low == 0 ? high / 2 : (low + high) / 2;
+    }
+    std::printf("\n");
     ::kill(capture, SIGTERM);
     waitProgram(capture);
     waitProgram(worker);
@@ -276,15 +373,20 @@ int runCollectorBench(const CollectorBenchOptions& o) {
                 gbps, double(sent.packets) / elapsed / 1e6, "-", cpuPerGbit);
     std::printf("%-46s %10.2f %10.2f %12llu %14s\n", "stored by the worker (PCAP bytes on tmpfs)",
                 storedGbps, double(stored) / elapsed / 1e6, (unsigned long long)lost, "-");
+    std::printf("%-46s %10.2f %10.2f %12llu %14.3f\n", "highest paced rate stored without loss",
+                best.offeredGbps, best.mpps, (unsigned long long)best.lost, best.cpuPerGbit);
     std::printf(
-        "\nThe live ring drops what the worker cannot store in time (counted above): the\n"
-        "stored rate is the sustainable one. CPU s / Gbit is pushcap-capture's own CPU.\n");
+        "\nUnpaced, the live ring drops what the worker cannot store in time (counted above).\n"
+        "The paced sweep (%.0f s steps) finds the highest offered rate with every packet\n"
+        "stored. CPU s / Gbit: pushcap-capture alone unpaced; capture + worker when paced.\n",
+        o.stepSeconds);
     std::printf(
         "{\"floor_gbps\":%.3f,\"collector_offered_gbps\":%.3f,\"collector_stored_gbps\":%.3f,"
         "\"collector_stored_mpps\":%.3f,\"collector_lost_packets\":%llu,"
-        "\"collector_cpu_s_per_gbit\":%.4f}\n",
+        "\"collector_cpu_s_per_gbit\":%.4f,\"lossless_gbps\":%.3f,\"lossless_mpps\":%.3f,"
+        "\"lossless_cpu_s_per_gbit\":%.4f,\"sweep_steps\":%zu}\n",
         floorGbps, gbps, storedGbps, double(stored) / elapsed / 1e6, (unsigned long long)lost,
-        cpuPerGbit);
+        cpuPerGbit, best.offeredGbps, best.mpps, best.cpuPerGbit, steps.size());
     fs::remove_all(o.dir);
     return 0;
 }

@@ -2,7 +2,8 @@
 // as fast as the receiver takes it (TCP back-pressure: nothing is lost on the way), into
 //   - the floor: a bare loop that reads 16 MiB at a time and appends to a tmpfs file, and
 //   - pushcap: pushcap-capture --listen into a live ring, stored by a pushcap-worker on tmpfs,
-// in the same run. Prints a table, then one JSON line.
+// in the same run; then a paced sweep finds the highest rate pushcap stores without losing a
+// packet. Prints a table, then one JSON line.
 #pragma once
 
 #include <string>
@@ -11,7 +12,9 @@ namespace pushcap::tools {
 
 struct CollectorBenchOptions {
     int senders = 4;
-    double seconds = 5;
+    double seconds = 5;      // the unpaced run
+    double stepSeconds = 3;  // each step of the paced sweep
+    double startGbps = 0.5;  // the sweep's first rate
     std::string dir = "/dev/shm/pushcap-bench-collector";
 };
 

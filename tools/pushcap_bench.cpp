@@ -34,11 +34,13 @@ void usage(FILE* out) {
         "           then the highest pushcap-gen --inject rate into a veth with 0 capture\n"
         "           drops (root only). Prints a table, then one JSON object on the last line.\n"
         "\n"
-        "usage: pushcap-bench collector [--senders N] [--seconds S] [--dir DIR]\n"
+        "usage: pushcap-bench collector [--senders N] [--seconds S] [--step-seconds S] [--dir "
+        "DIR]\n"
         "\n"
         "  collector  N loopback senders stream IMIX osmo-pcap into pushcap-capture --listen,\n"
         "           stored by a pushcap-worker on tmpfs, beside a bare read-and-append loop\n"
-        "           (the floor). Prints a table, then one JSON object.\n"
+        "           (the floor); then paced steps find the highest rate stored without loss.\n"
+        "           Prints a table, then one JSON object.\n"
         "\n"
         "usage: pushcap-bench push [--input FILE] [--bytes N] [--dir DIR] [--rounds N]\n"
         "\n"
@@ -123,6 +125,8 @@ int main(int argc, char** argv) {
                     o.senders = static_cast<int>(parseSize(flag.c_str(), v));
                 else if (flag == "--seconds")
                     o.seconds = double(parseSize(flag.c_str(), v));
+                else if (flag == "--step-seconds")
+                    o.stepSeconds = double(parseSize(flag.c_str(), v));
                 else if (flag == "--dir")
                     o.dir = v;
                 else
