@@ -170,7 +170,7 @@ int pushFiles(FileSource& files, Batcher& batcher, const CaptureOptions& o,
 }
 
 int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
-                const CaptureOptions& o) {
+                const CaptureOptions& o, proto::ChildEventWriter& events) {
     std::vector<pollfd> fds;
     for (const auto& s : sources)
         fds.push_back({s->pollFd(), POLLIN, 0});
@@ -179,6 +179,8 @@ int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
     std::uint64_t now = monotonicNowNs();
     std::uint64_t nextDrops = now + DROPS_EVERY_NS;
     std::uint64_t nextStats = o.statsMs ? now + o.statsMs * 1'000'000 : ~0ULL;
+    constexpr std::uint64_t STATUS_EVERY_NS = 1'000'000'000;
+    std::uint64_t nextStatus = now;
     std::uint64_t drops = 0, ifDrops = 0;
     auto readDrops = [&] {
         drops = ifDrops = 0;
@@ -226,6 +228,11 @@ int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
             readDrops();
             batcher.writer().heartbeat();
             nextDrops = now + DROPS_EVERY_NS;
+        }
+        if (events.enabled() && now >= nextStatus) {
+            for (const auto& s : sources)
+                s->reportStatus(events);
+            nextStatus = now + STATUS_EVERY_NS;
         }
         if (now >= nextStats) {
             logStats(batcher, drops, ifDrops);
@@ -422,7 +429,7 @@ int runCapture(const CaptureOptions& o) {
             return pushFiles(*files, batcher, o, events);
         }
         Batcher batcher(*writer, 0, g_stop);
-        return captureLive(live, batcher, o);
+        return captureLive(live, batcher, o, events);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return EXIT_RUNTIME_ERROR;

@@ -150,6 +150,7 @@ RemoteSource::RemoteSource(RemoteOptions options) : m_options(std::move(options)
     // worker's open file belongs to (workers compare them for equality only).
     std::random_device seed;
     m_lastSession.assign(m_options.clients.size(), static_cast<std::uint16_t>(seed()));
+    m_clientStats.resize(m_options.clients.size());
     m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
     if (m_epoll < 0)
         throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
@@ -247,8 +248,8 @@ void RemoteSource::accept(int listener) {
         auto c = std::make_unique<Connection>(m_options.maxSnaplen);
         c->fd = fd;
         c->client = client;
-        std::uint16_t& last =
-            m_lastSession[static_cast<std::size_t>(client - m_options.clients.data())];
+        const auto index = static_cast<std::size_t>(client - m_options.clients.data());
+        std::uint16_t& last = m_lastSession[index];
         if (++last == 0)
             ++last;  // 0 means "not a connection" in the ring
         c->session = last;
@@ -265,6 +266,8 @@ void RemoteSource::accept(int listener) {
         ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
         spdlog::info("collector: client {} connected from {} (source {})", client->name, c->peer,
                      client->sourceId);
+        m_clientStats[index].current = c.get();
+        ++m_clientStats[index].connections;
         m_connections.push_back(std::move(c));
     }
 }
@@ -275,6 +278,12 @@ void RemoteSource::close(Connection& c, const std::string& why) {
     ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
     c.fd = -1;  // removed from m_connections after the event loop
+    ClientStats& stats =
+        m_clientStats[static_cast<std::size_t>(c.client - m_options.clients.data())];
+    if (stats.current == &c)
+        stats.current = nullptr;
+    stats.packetsBefore += c.packets;
+    stats.lastClose = why;
     if (c.client->store && c.packets != 0 && m_batcher != nullptr) {
         router::BatchMeta end;
         end.sourceId = c.client->sourceId;
@@ -387,6 +396,25 @@ void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
             return;
         }
     }
+}
+
+void RemoteSource::reportStatus(proto::ChildEventWriter& events) const {
+    for (std::size_t i = 0; i < m_options.clients.size(); ++i) {
+        const ClientStats& s = m_clientStats[i];
+        events.client(m_options.clients[i].name, s.current != nullptr,
+                      s.current ? s.current->peer : std::string(),
+                      s.packetsBefore + (s.current ? s.current->packets : 0), s.connections,
+                      s.lastClose);
+    }
+    std::string closed;
+    for (std::size_t r = 1; r < m_closed.size(); ++r) {
+        if (m_closed[r] != 0) {
+            closed += (closed.empty() ? "" : ",") +
+                      std::string(osmoErrorName(static_cast<OsmoError>(r))) + "=" +
+                      std::to_string(m_closed[r]);
+        }
+    }
+    events.collector(m_noClient, m_tlsRefused, closed);
 }
 
 PumpStatus RemoteSource::pump(Batcher& batcher) {

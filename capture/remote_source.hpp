@@ -66,6 +66,7 @@ class RemoteSource final : public Source {
     std::uint64_t closedFor(OsmoError reason) const {
         return m_closed[static_cast<std::size_t>(reason)];
     }
+    void reportStatus(proto::ChildEventWriter& events) const override;
     std::uint64_t unknownClients() const { return m_noClient; }
     std::uint64_t tlsRefused() const { return m_tlsRefused; }
 
@@ -94,7 +95,14 @@ class RemoteSource final : public Source {
     std::unique_ptr<TlsServerContext> m_tls;
     std::uint64_t m_ringFull = 0;
     std::vector<std::uint16_t> m_lastSession;  // per client, as in m_options.clients
-    Batcher* m_batcher = nullptr;              // the one pump() is given (close() marks with it)
+    struct ClientStats {
+        const Connection* current = nullptr;
+        std::uint64_t packetsBefore = 0;  // of connections already closed
+        std::uint64_t connections = 0;
+        std::string lastClose;
+    };
+    std::vector<ClientStats> m_clientStats;  // per client, as in m_options.clients
+    Batcher* m_batcher = nullptr;            // the one pump() is given (close() marks with it)
     std::string m_error;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "capture/batcher.hpp"
+#include "proto/child_events.hpp"
 
 namespace pushcap::capture {
 
@@ -34,6 +35,8 @@ class Source {
         dropped = 0;
         ifDropped = 0;
     }
+    // Status beyond packets and drops, sent to pushcapd about once a second (not per packet).
+    virtual void reportStatus(proto::ChildEventWriter&) const {}
 };
 
 }  // namespace pushcap::capture

@@ -6,6 +6,8 @@
 //   error           MESSAGE
 //   progress        DONE_BYTES TOTAL_BYTES        (offline push: input bytes read)
 //   uploaded        LOCAL_PATH REMOTE_NAME BYTES  (RCLONE target: a file is on its remote)
+//   client          NAME CONNECTED(0|1) PEER PACKETS CONNECTIONS LAST_CLOSE   (collector, 1/s)
+//   collector       REFUSED_UNKNOWN REFUSED_TLS CLOSED  (CLOSED: "reason=N,reason=N" or "-")
 //
 // The child's end is non-blocking and an event that does not fit is dropped: status must never
 // stall the data path. Never used per packet.
@@ -43,6 +45,18 @@ class ChildEventWriter {
     // bytes, so lines from different threads never interleave.
     void uploaded(const std::string& localPath, const std::string& remote, std::uint64_t bytes) {
         line({"uploaded", clean(localPath), clean(remote), std::to_string(bytes)});
+    }
+
+    void client(const std::string& name, bool connected, const std::string& peer,
+                std::uint64_t packets, std::uint64_t connections, const std::string& lastClose) {
+        line({"client", clean(name), connected ? "1" : "0", peer.empty() ? "-" : clean(peer),
+              std::to_string(packets), std::to_string(connections),
+              lastClose.empty() ? "-" : clean(lastClose)});
+    }
+    void collector(std::uint64_t refusedUnknown, std::uint64_t refusedTls,
+                   const std::string& closedByReason) {
+        line({"collector", std::to_string(refusedUnknown), std::to_string(refusedTls),
+              closedByReason.empty() ? "-" : clean(closedByReason)});
     }
 
   private:
