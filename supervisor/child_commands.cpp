@@ -6,9 +6,71 @@
 
 namespace pushcap::supervisor {
 
+namespace {
+
+void addLogAndSources(std::vector<std::string>& a, const std::string& logDir,
+                      const std::vector<int>& sourceIds) {
+    if (!logDir.empty())
+        a.insert(a.end(), {"--log-dir", logDir, "--quiet"});
+    if (!sourceIds.empty()) {
+        std::string list;
+        for (int id : sourceIds)
+            list += (list.empty() ? "" : ",") + std::to_string(id);
+        a.insert(a.end(), {"--sources", list});
+    }
+}
+
+// NAME=ADDR[:no-store][:tls], as pushcap-capture --client takes it.
+std::string clientArgument(const CollectorClient& c) {
+    return c.name + "=" + c.address + (c.store ? "" : ":no-store") + (c.tls ? ":tls" : "");
+}
+
+void addCollector(std::vector<std::string>& a, const CollectorConfig& c) {
+    for (const std::string& l : c.listen)
+        a.insert(a.end(), {"--listen", l});
+    for (const CollectorClient& client : c.clients)
+        a.insert(a.end(), {"--client", clientArgument(client)});
+    a.insert(a.end(), {"--max-snaplen", std::to_string(c.maxSnaplen)});
+    const std::pair<const char*, const NamedPath*> files[] = {{"--tls-cert", &c.tls.cert},
+                                                              {"--tls-key", &c.tls.key},
+                                                              {"--tls-ca", &c.tls.ca},
+                                                              {"--tls-crl", &c.tls.crl}};
+    for (const auto& [flag, file] : files) {
+        if (!file->path.empty())
+            a.insert(a.end(), {flag, file->path});
+    }
+    if (!c.tls.priority.empty())
+        a.insert(a.end(), {"--tls-priority", c.tls.priority});
+    if (!c.tls.clientAuth.empty())
+        a.insert(a.end(), {"--tls-client-auth", c.tls.clientAuth});
+}
+
+}  // namespace
+
+std::vector<std::string> clientOutputArguments(const TargetConfig& t, const std::string& segment,
+                                               const std::string& logDir,
+                                               const std::vector<int>& sourceIds) {
+    std::vector<std::string> a = {"--ring",          segment,    "--mode", "file",
+                                  "--name",          t.desc,     "--path", t.path,
+                                  "--filename-osmo", "--format", "auto",   "--file-per-connection"};
+    addLogAndSources(a, logDir, sourceIds);
+    if (t.maxFileSize != 0)
+        a.insert(a.end(), {"--max-file-size", std::to_string(t.maxFileSize)});
+    if (!t.rotateLocaltime.empty())
+        a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
+    if (!t.completedPath.empty())
+        a.insert(a.end(), {"--completed-path", t.completedPath});
+    if (!t.fileMode.empty())
+        a.insert(a.end(), {"--file-mode", t.fileMode});
+    a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
+    return a;
+}
+
 std::vector<std::string> workerArguments(const TargetConfig& t, const std::string& segment,
                                          const std::string& logDir,
                                          const std::vector<int>& sourceIds) {
+    if (!t.collectorClient.empty())
+        return clientOutputArguments(t, segment, logDir, sourceIds);
     std::vector<std::string> a = {"--ring", segment, "--name", t.desc, "--path", t.path};
     if (t.splitTimeNs != 0)
         a.insert(a.end(), {"--split-time", std::to_string(t.splitTimeNs)});
@@ -58,14 +120,7 @@ std::vector<std::string> workerArguments(const TargetConfig& t, const std::strin
         if (t.uploadRetries != 0)
             a.insert(a.end(), {"--upload-retries", std::to_string(t.uploadRetries)});
     }
-    if (!logDir.empty())
-        a.insert(a.end(), {"--log-dir", logDir, "--quiet"});
-    if (!sourceIds.empty()) {
-        std::string list;
-        for (int id : sourceIds)
-            list += (list.empty() ? "" : ",") + std::to_string(id);
-        a.insert(a.end(), {"--sources", list});
-    }
+    addLogAndSources(a, logDir, sourceIds);
     return a;
 }
 
@@ -79,27 +134,46 @@ std::vector<std::string> captureArguments(const PushConfig& config, const std::s
         a.insert(a.end(), {"--file", f});
     for (const std::string& i : interfaces)
         a.insert(a.end(), {"-i", i});
-    if (!interfaces.empty()) {
+    if (!interfaces.empty())
         a.insert(a.end(), {"--snaplen", std::to_string(config.snaplen)});
-        if (!config.user.empty())
-            a.insert(a.end(), {"--user", config.user});
-    }
+    const bool collector = config.collector.enabled && files.empty();
+    if (collector)
+        addCollector(a, config.collector);
+    if ((!interfaces.empty() || collector) && !config.user.empty())
+        a.insert(a.end(), {"--user", config.user});
     return a;
 }
 
-std::vector<int> sourceIdsFor(const TargetConfig& t, const std::vector<std::string>& interfaces) {
+std::vector<std::string> sourceNames(const std::vector<std::string>& interfaces,
+                                     const CollectorConfig& collector) {
+    std::vector<std::string> names = interfaces;
+    if (collector.enabled) {
+        for (const CollectorClient& c : collector.clients)
+            names.push_back(c.name);
+    }
+    return names;
+}
+
+std::vector<int> sourceIdsFor(const TargetConfig& t, const std::vector<std::string>& sources) {
     std::vector<int> ids;
     for (const std::string& name : t.sources) {
-        auto it = std::find(interfaces.begin(), interfaces.end(), name);
-        if (it != interfaces.end()) {
-            ids.push_back(static_cast<int>(it - interfaces.begin()));
+        auto it = std::find(sources.begin(), sources.end(), name);
+        if (it != sources.end()) {
+            ids.push_back(static_cast<int>(it - sources.begin()));
         } else if (!name.empty() && name.size() < 6 &&
                    std::all_of(name.begin(), name.end(), ::isdigit)) {
             ids.push_back(std::stoi(name));
         } else {
-            throw ConfigError("Target[" + std::to_string(t.index) + "] \"" + t.desc +
-                              "\": Source: \"" + name +
-                              "\" is neither a captured interface nor a source number");
+            const std::string hint = closestWord(name, sources);
+            std::string known;
+            for (const std::string& s : sources)
+                known += (known.empty() ? "" : ", ") + s;
+            throw ConfigError(
+                t.label() + ": Source: \"" + name +
+                "\" is not a captured interface, a collector client or a source "
+                "number" +
+                (hint.empty() ? "" : " (did you mean \"" + hint + "\"?)") +
+                (known.empty() ? "; there are no named sources" : "; sources: " + known));
         }
     }
     return ids;

@@ -9,7 +9,9 @@
 #include <lua.hpp>
 #include <sstream>
 
+#include "supervisor/collector_lua.hpp"
 #include "supervisor/config_error.hpp"
+#include "supervisor/lua_reader.hpp"
 #include "supervisor/lua_sandbox.hpp"
 #include "workers/config_error.hpp"
 #include "workers/number_parse.hpp"
@@ -19,9 +21,9 @@ namespace pushcap::supervisor {
 namespace {
 
 const std::vector<std::string> TOP_KEYS = {
-    "Target",      "Instance",       "Interface",      "Snaplen", "RingSize",
-    "RingMode",    "StatusEndpoint", "StatusInterval", "LogDir",  "User",
-    "FollowStart", "Decap",          "TimeoutRing",    "StateDir"};
+    "Target",      "Instance",       "Interface",      "Snaplen",  "RingSize",
+    "RingMode",    "StatusEndpoint", "StatusInterval", "LogDir",   "User",
+    "FollowStart", "Decap",          "TimeoutRing",    "StateDir", "Collector"};
 const std::vector<std::string> IGNORED_FMADIO_KEYS = {"FollowStart", "Decap", "TimeoutRing"};
 const std::vector<std::string> TARGET_KEYS = {
     "Desc",          "Mode",         "Path",          "Split",        "FileName",
@@ -49,112 +51,7 @@ bool contains(const std::vector<std::string>& list, const std::string& s) {
     return std::find(list.begin(), list.end(), s) != list.end();
 }
 
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
-
-std::string lower(std::string s) {
-    for (char& c : s)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-std::vector<std::string> words(const std::string& s) {
-    std::istringstream in(s);
-    std::vector<std::string> out;
-    for (std::string w; in >> w;)
-        out.push_back(w);
-    return out;
-}
-
-std::string describe(lua_State* L, int idx) {
-    if (lua_type(L, idx) == LUA_TSTRING)
-        return quoted(lua_tostring(L, idx));
-    if (lua_type(L, idx) == LUA_TNUMBER) {
-        lua_pushvalue(L, idx);
-        std::string text = lua_tostring(L, -1);
-        lua_pop(L, 1);
-        return text;
-    }
-    return std::string("a ") + luaL_typename(L, idx);
-}
-
-// Collects every problem instead of stopping at the first, so one run shows them all.
-class Reader {
-  public:
-    Reader(lua_State* L, std::string file) : m_L(L), m_file(std::move(file)) {}
-
-    void error(const std::string& where, const std::string& what) {
-        m_errors.push_back(where + what);
-    }
-    const std::vector<std::string>& errors() const { return m_errors; }
-
-    bool string(int idx, const std::string& where, const std::string& key, std::string& out) {
-        if (lua_type(m_L, idx) == LUA_TSTRING) {
-            out = lua_tostring(m_L, idx);
-            return true;
-        }
-        error(where, key + ": expected a string, got " + describe(m_L, idx));
-        return false;
-    }
-
-    bool count(int idx, const std::string& where, const std::string& key, std::uint64_t& out) {
-        if (lua_type(m_L, idx) == LUA_TNUMBER || lua_type(m_L, idx) == LUA_TSTRING) {
-            // lua_tostring would turn a number on the stack into a string in place: copy first.
-            lua_pushvalue(m_L, idx);
-            std::string text = lua_tostring(m_L, -1);
-            lua_pop(m_L, 1);
-            if (parseCount(text, out))
-                return true;
-        }
-        error(where, key + ": expected a non-negative number, got " + describe(m_L, idx));
-        return false;
-    }
-
-    bool boolean(int idx, const std::string& where, const std::string& key) {
-        if (lua_type(m_L, idx) == LUA_TBOOLEAN)
-            return true;
-        error(where, key + ": expected true or false, got " + describe(m_L, idx));
-        return false;
-    }
-
-    // A string or a list of strings.
-    bool stringList(int idx, const std::string& where, const std::string& key,
-                    std::vector<std::string>& out) {
-        if (lua_type(m_L, idx) == LUA_TSTRING) {
-            out.push_back(lua_tostring(m_L, idx));
-            return true;
-        }
-        if (!lua_istable(m_L, idx)) {
-            error(where,
-                  key + ": expected a string or a list of strings, got " + describe(m_L, idx));
-            return false;
-        }
-        lua_Integer n = luaL_len(m_L, idx);
-        for (lua_Integer i = 1; i <= n; ++i) {
-            lua_geti(m_L, idx, i);
-            std::string v;
-            if (string(-1, where, key + "[" + std::to_string(i) + "]", v))
-                out.push_back(v);
-            lua_pop(m_L, 1);
-        }
-        return true;
-    }
-
-    void unknownKey(const std::string& where, const std::string& key,
-                    const std::vector<std::string>& known) {
-        std::string hint = closestWord(key, known);
-        error(where, "unknown key " + quoted(key) +
-                         (hint.empty() ? "" : " (did you mean " + quoted(hint) + "?)"));
-    }
-
-  private:
-    lua_State* m_L;
-    std::string m_file;
-    std::vector<std::string> m_errors;
-};
-
-void checkFilter(Reader& r, const std::string& where, const std::string& filter) {
+void checkFilter(LuaReader& r, const std::string& where, const std::string& filter) {
     pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
     bpf_program program{};
     if (pcap_compile(dead, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -165,12 +62,8 @@ void checkFilter(Reader& r, const std::string& where, const std::string& filter)
     pcap_close(dead);
 }
 
-void checkRotateLocaltime(Reader& r, const std::string& where, const std::string& spec) {
-    std::vector<std::string> w = words(spec);
-    std::uint64_t n = 0;
-    bool ok = (w.size() == 1 || (w.size() == 3 && w[1] == "mod" && parseCount(w[2], n) && n > 0)) &&
-              contains(LOCALTIME_UNITS, w[0]);
-    if (!ok) {
+void checkRotateLocaltime(LuaReader& r, const std::string& where, const std::string& spec) {
+    if (!validRotateLocaltime(spec)) {
         r.error(
             where,
             "RotateLocaltime: expected \"UNIT\" or \"UNIT mod N\" with UNIT one of second, minute, "
@@ -179,7 +72,8 @@ void checkRotateLocaltime(Reader& r, const std::string& where, const std::string
     }
 }
 
-void checkFileName(Reader& r, const std::string& where, const std::string& text, TargetConfig& t) {
+void checkFileName(LuaReader& r, const std::string& where, const std::string& text,
+                   TargetConfig& t) {
     std::string trimmed = text;
     while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
         trimmed.pop_back();
@@ -213,7 +107,8 @@ void checkFileName(Reader& r, const std::string& where, const std::string& text,
     t.fileNameFlag = trimmed;
 }
 
-void checkName(Reader& r, const std::string& where, const std::string& key, const std::string& v) {
+void checkName(LuaReader& r, const std::string& where, const std::string& key,
+               const std::string& v) {
     bool ok = !v.empty() && v.size() <= 63;
     for (char c : v)
         ok =
@@ -222,7 +117,7 @@ void checkName(Reader& r, const std::string& where, const std::string& key, cons
         r.error(where, key + ": " + quoted(v) + " must be 1-63 letters, digits, '_', '-' or '.'");
 }
 
-TargetConfig readTarget(lua_State* L, Reader& r, int index) {
+TargetConfig readTarget(lua_State* L, LuaReader& r, int index) {
     TargetConfig t;
     t.index = index;
     const int table = lua_gettop(L);
@@ -242,7 +137,7 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
     lua_pushnil(L);
     while (lua_next(L, table) != 0) {
         if (lua_type(L, -2) != LUA_TSTRING) {
-            r.error(where, "keys must be names, got " + describe(L, -2));
+            r.error(where, "keys must be names, got " + describeLua(L, -2));
             lua_pop(L, 1);
             continue;
         }
@@ -252,7 +147,7 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
         if (key == "Desc") {
         } else if (key == "Mode") {
             if (r.string(-1, where, key, s)) {
-                std::string m = lower(s);
+                std::string m = lowerCase(s);
                 if (m == "file")
                     t.mode = TargetMode::File;
                 else if (m == "rclone")
@@ -388,6 +283,13 @@ TargetConfig readTarget(lua_State* L, Reader& r, int index) {
 
 }  // namespace
 
+bool validRotateLocaltime(const std::string& spec) {
+    const std::vector<std::string> w = splitWords(spec);
+    std::uint64_t n = 0;
+    return (w.size() == 1 || (w.size() == 3 && w[1] == "mod" && parseCount(w[2], n) && n > 0)) &&
+           contains(LOCALTIME_UNITS, w[0]);
+}
+
 bool parseCount(const std::string& text, std::uint64_t& value) {
     // One parser for the numbers FMADIO configs hold, shared with the worker that will use them.
     try {
@@ -399,7 +301,7 @@ bool parseCount(const std::string& text, std::uint64_t& value) {
 }
 
 void parseSplit(const std::string& where, const std::string& split, TargetConfig& target) {
-    const std::vector<std::string> w = words(split);
+    const std::vector<std::string> w = splitWords(split);
     auto bad = [&] {
         throw ConfigError(where +
                           "Split: expected \"--split-time NS\" or \"--split-byte N\", got " +
@@ -423,9 +325,9 @@ void parseSplit(const std::string& where, const std::string& split, TargetConfig
 std::string closestWord(const std::string& word, const std::vector<std::string>& candidates) {
     std::string best;
     std::size_t bestDistance = ~std::size_t{0};
-    const std::string a = lower(word);
+    const std::string a = lowerCase(word);
     for (const std::string& candidate : candidates) {
-        const std::string b = lower(candidate);
+        const std::string b = lowerCase(candidate);
         std::vector<std::size_t> row(b.size() + 1);
         for (std::size_t j = 0; j <= b.size(); ++j)
             row[j] = j;
@@ -446,6 +348,12 @@ std::string closestWord(const std::string& word, const std::vector<std::string>&
     }
     // Only suggest what is plausibly a typo.
     return bestDistance <= std::max<std::size_t>(2, word.size() / 3) ? best : "";
+}
+
+std::string TargetConfig::label() const {
+    if (!collectorClient.empty())
+        return "Collector client " + quoted(collectorClient) + " output";
+    return "Target[" + std::to_string(index) + "] " + quoted(desc);
 }
 
 std::string TargetConfig::fingerprint() const {
@@ -476,7 +384,9 @@ std::string TargetConfig::fingerprint() const {
         << remoteCa << '\n'
         << remoteCert << '\n'
         << remoteKey << '\n'
-        << remoteHostname << '\n';
+        << remoteHostname << '\n'
+        << collectorClient << '\n'
+        << fileMode << '\n';
     for (const std::string& s : sources)
         out << s << ',';
     return out.str();
@@ -489,13 +399,13 @@ PushConfig loadConfig(const std::string& path) {
     const int table = lua_gettop(L);
     PushConfig cfg;
     cfg.file = path;
-    Reader r(L, path);
+    LuaReader r(L);
     const std::string where = path + ": Config: ";
 
     lua_pushnil(L);
     while (lua_next(L, table) != 0) {
         if (lua_type(L, -2) != LUA_TSTRING) {
-            r.error(path + ": ", "Config keys must be names, got " + describe(L, -2));
+            r.error(path + ": ", "Config keys must be names, got " + describeLua(L, -2));
             lua_pop(L, 1);
             continue;
         }
@@ -504,7 +414,7 @@ PushConfig loadConfig(const std::string& path) {
         std::uint64_t n = 0;
         if (key == "Target") {
             if (!lua_istable(L, -1)) {
-                r.error(where, "Target: expected a list of targets, got " + describe(L, -1));
+                r.error(where, "Target: expected a list of targets, got " + describeLua(L, -1));
             } else {
                 lua_Integer count = luaL_len(L, -1);
                 for (lua_Integer i = 1; i <= count; ++i) {
@@ -513,7 +423,7 @@ PushConfig loadConfig(const std::string& path) {
                         cfg.targets.push_back(readTarget(L, r, static_cast<int>(i)));
                     } else {
                         r.error("Target[" + std::to_string(i) + "]: ",
-                                "expected a table, got " + describe(L, -1));
+                                "expected a table, got " + describeLua(L, -1));
                     }
                     lua_pop(L, 1);
                 }
@@ -542,9 +452,9 @@ PushConfig loadConfig(const std::string& path) {
             }
         } else if (key == "RingMode") {
             if (r.string(-1, where, key, s)) {
-                if (lower(s) == "live")
+                if (lowerCase(s) == "live")
                     cfg.ringMode = RingModeChoice::Live;
-                else if (lower(s) == "lossless")
+                else if (lowerCase(s) == "lossless")
                     cfg.ringMode = RingModeChoice::Lossless;
                 else
                     r.error(where, "RingMode: expected \"live\" or \"lossless\", got " + quoted(s));
@@ -555,7 +465,7 @@ PushConfig loadConfig(const std::string& path) {
             if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) > 0) {
                 cfg.statusIntervalMs = static_cast<std::uint64_t>(lua_tonumber(L, -1) * 1000);
             } else {
-                r.error(where, "StatusInterval: expected seconds (> 0), got " + describe(L, -1));
+                r.error(where, "StatusInterval: expected seconds (> 0), got " + describeLua(L, -1));
             }
         } else if (key == "LogDir") {
             r.string(-1, where, key, cfg.logDir);
@@ -564,6 +474,8 @@ PushConfig loadConfig(const std::string& path) {
         } else if (key == "StateDir") {
             if (r.string(-1, where, key, cfg.stateDir) && cfg.stateDir.empty())
                 r.error(where, "StateDir: must not be empty");
+        } else if (key == "Collector") {
+            cfg.collector = readCollector(r, -1);
         } else if (contains(IGNORED_FMADIO_KEYS, key)) {
             cfg.notices.push_back("Config." + key +
                                   " is an FMADIO setting with no meaning for pushcap; ignored");
@@ -577,8 +489,13 @@ PushConfig loadConfig(const std::string& path) {
         if (t.mode == TargetMode::Rclone && t.spoolDir.empty() && !t.desc.empty())
             t.spoolDir = cfg.stateDir + "/spool/" + t.desc;
     }
-    if (cfg.targets.empty() && r.errors().empty())
-        r.error(where, "Target: no targets (add entries with table.insert(Config.Target, {...}))");
+    const bool clientOutputs = cfg.collector.enabled && !cfg.collector.output.basePath.empty();
+    if (cfg.targets.empty() && !clientOutputs && r.errors().empty()) {
+        r.error(where,
+                "Target: no targets (add entries with table.insert(Config.Target, {...}), or "
+                "Collector.Output for the collector's clients)");
+    }
+    checkCollectorTargets(r, cfg.collector, cfg.targets);
     for (std::size_t i = 0; i < cfg.targets.size(); ++i) {
         for (std::size_t j = 0; j < i; ++j) {
             if (!cfg.targets[i].desc.empty() && cfg.targets[i].desc == cfg.targets[j].desc) {

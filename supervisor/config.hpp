@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/collector_config.hpp"
+
 namespace pushcap::supervisor {
 
 enum class TargetMode { File, Rclone, Remote };
@@ -44,6 +46,14 @@ struct TargetConfig {
     bool keepLocal = false;           // keep uploaded files (in SpoolDir/uploaded/)
     std::uint64_t uploadRetries = 0;  // 0: forever
 
+    // Set for the implicit output of a collector client (Collector.Output): the worker keeps the
+    // client's format and completes a file per connection, as osmo-pcap-server does.
+    std::string collectorClient;
+    std::string fileMode;  // octal; empty: the worker's default
+
+    // How messages name it: `Target[2] "x"`, or `Collector client "foo" output`.
+    std::string label() const;
+
     // What identifies this target's behaviour: equal strings mean a reload leaves it running.
     std::string fingerprint() const;
 };
@@ -63,8 +73,10 @@ struct PushConfig {
     std::string logDir = "/var/log/pushcap";
     std::string user;  // drop privileges to this user after opening interfaces
     std::string stateDir = "/var/lib/pushcap";  // default RCLONE spools: StateDir/spool/<Desc>
-    std::vector<TargetConfig> targets;
-    std::vector<std::string> notices;  // accepted-but-ignored FMADIO keys, to log once
+    std::vector<TargetConfig> targets;  // Config.Target; see allTargets() for the collector's
+    CollectorConfig collector;          // Config.Collector, or the osmo-pcap-server file's
+    bool osmoFormat = false;            // `file` is an osmo-pcap-server file (--osmo-config)
+    std::vector<std::string> notices;   // accepted-but-ignored FMADIO keys, to log once
 };
 
 // A lossless (offline) push needs no room for bursts, and a ring that stays in the CPU's cache
@@ -81,6 +93,9 @@ void parseSplit(const std::string& where, const std::string& split, TargetConfig
 
 // Parses a size or duration written in any way Lua prints numbers ("60e9", "60000000000.0").
 bool parseCount(const std::string& text, std::uint64_t& value);
+
+// True for "UNIT" or "UNIT mod N" (osmo-pcap's rotate-localtime).
+bool validRotateLocaltime(const std::string& spec);
 
 // The closest of `candidates` to `word` (for "did you mean"), or "" if none is close.
 std::string closestWord(const std::string& word, const std::vector<std::string>& candidates);

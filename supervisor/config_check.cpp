@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "supervisor/child_commands.hpp"
+#include "supervisor/collector_outputs.hpp"
 #include "supervisor/config_error.hpp"
 #include "workers/rclone_remote.hpp"
 
@@ -41,6 +43,35 @@ std::string targetDirectory(const std::string& path) {
     return parent.empty() ? "." : parent.string();
 }
 
+std::vector<std::string> captureSourceProblems(const PushConfig& config,
+                                               const std::vector<std::string>& offlineFiles,
+                                               const std::vector<std::string>& interfaces) {
+    std::vector<std::string> problems;
+    const bool collector = config.collector.enabled;
+    const std::string collectorKey =
+        config.osmoFormat ? "the osmo-pcap-server configuration" : "Config.Collector";
+    if (collector && !offlineFiles.empty()) {
+        problems.push_back(collectorKey +
+                           ": a collector receives live traffic and cannot run with --offline "
+                           "(push stored files with a configuration without a collector)");
+    }
+    if (offlineFiles.empty() && interfaces.empty() && !collector) {
+        problems.push_back(
+            "no capture source: give -i IFACE, --offline FILE..., or set Config.Interface or "
+            "Config.Collector");
+    }
+    if (collector) {
+        for (const CollectorClient& c : config.collector.clients) {
+            if (std::find(interfaces.begin(), interfaces.end(), c.name) != interfaces.end()) {
+                problems.push_back(collectorKey + ": client \"" + c.name +
+                                   "\" has the name of a captured interface; Source could not "
+                                   "tell them apart: rename the client");
+            }
+        }
+    }
+    return problems;
+}
+
 std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckInput& input) {
     std::vector<std::string> problems;
     for (const std::string& f : input.offlineFiles) {
@@ -51,12 +82,13 @@ std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckI
         if (!fs::exists("/sys/class/net/" + i))
             problems.push_back("interface " + i + ": no such network interface");
     }
-    if (input.offlineFiles.empty() && input.interfaces.empty()) {
-        problems.push_back(
-            "no capture source: give -i IFACE, --offline FILE..., or set Config.Interface");
-    }
-    for (const TargetConfig& t : config.targets) {
-        const std::string where = "Target[" + std::to_string(t.index) + "] \"" + t.desc + "\": ";
+    for (std::string& p : captureSourceProblems(config, input.offlineFiles, input.interfaces))
+        problems.push_back(std::move(p));
+    for (std::string& p : collectorFileProblems(config.collector))
+        problems.push_back(std::move(p));
+    const std::vector<std::string> sources = sourceNames(input.interfaces, config.collector);
+    for (const TargetConfig& t : allTargets(config)) {
+        const std::string where = t.label() + ": ";
         if (t.mode == TargetMode::Rclone) {
             if (std::string why = directoryProblem(t.spoolDir); !why.empty()) {
                 problems.push_back(where + "SpoolDir: " + t.spoolDir +
@@ -78,7 +110,7 @@ std::vector<std::string> checkEnvironment(const PushConfig& config, const CheckI
             }
         }
         try {
-            sourceIdsFor(t, input.interfaces);
+            sourceIdsFor(t, sources);
         } catch (const ConfigError& e) {
             problems.push_back(e.what());
         }

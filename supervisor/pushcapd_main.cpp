@@ -12,8 +12,10 @@
 #include "router/ring_segment.hpp"
 #include "supervisor/child_commands.hpp"
 #include "supervisor/child_process.hpp"
+#include "supervisor/collector_outputs.hpp"
 #include "supervisor/config_check.hpp"
 #include "supervisor/config_error.hpp"
+#include "supervisor/osmo_config.hpp"
 #include "supervisor/supervisor.hpp"
 #include "workers/slot_counters.hpp"
 
@@ -23,12 +25,16 @@ using namespace pushcap::supervisor;
 namespace {
 
 const char* const USAGE = R"(usage: pushcapd -c CONFIG [options] [--offline FILE...]
+       pushcapd --osmo-config OSMO_PCAP_SERVER_CFG [options]
 
 Captures packets once and pushes them, filtered and split into PCAP files, to every target of
 CONFIG (a push_realtime.lua; FMADIO's format works unchanged). One worker process per target;
 a crashed worker is restarted, the others never notice.
 
-  -c, --config FILE         the Lua configuration (required)
+  -c, --config FILE         the Lua configuration
+      --osmo-config FILE    instead of -c: an osmo-pcap-server configuration (VTY syntax), run
+                            as the same collector with the same per-client trace files
+                            (docs/config.md); with --instance, --status, --log-dir, -D, --check
       --check               validate everything (Lua, keys, filters, paths, sources), print what
                             would run, and exit: 0 if it would run, 78 if not
       --offline FILE...     push stored captures (pcap/pcapng) through every target, lossless,
@@ -55,6 +61,23 @@ int usageError(const std::string& message) {
     return workers::EXIT_USAGE;
 }
 
+// One line: where the collector listens and whom it accepts.
+std::string describeCollector(const CollectorConfig& c) {
+    std::string text = "collector: listening on";
+    for (const std::string& l : c.listen)
+        text += " " + l;
+    text += "; max-snaplen " + std::to_string(c.maxSnaplen) + "; clients:";
+    for (const CollectorClient& client : c.clients) {
+        text += " " + client.name + "=" + client.address;
+        if (!client.store || client.tls)
+            text += std::string(" (") + (client.store ? "" : "no-store") +
+                    (!client.store && client.tls ? ", " : "") + (client.tls ? "tls" : "") + ")";
+    }
+    if (!c.output.basePath.empty())
+        text += "; trace files in " + c.output.basePath;
+    return text;
+}
+
 int check(const PushConfig& config, const SupervisorOptions& options) {
     CheckInput in{options.offlineFiles,
                   options.interfaces.empty() ? config.interfaces : options.interfaces,
@@ -67,6 +90,8 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
                 options.statusEndpoint.empty() ? config.statusEndpoint.c_str()
                                                : options.statusEndpoint.c_str(),
                 config.logDir.c_str());
+    if (config.collector.enabled)
+        std::printf("  %s\n", describeCollector(config.collector).c_str());
     std::string worker;
     try {
         worker = siblingProgram("pushcap-worker");
@@ -77,14 +102,19 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
     } catch (const std::exception& e) {
         problems.push_back(e.what());
     }
-    for (const TargetConfig& t : config.targets) {
+    const std::vector<std::string> sources = sourceNames(in.interfaces, config.collector);
+    const std::vector<TargetConfig> targets = allTargets(config);
+    for (const TargetConfig& t : targets) {
         std::vector<int> ids;
         try {
-            ids = sourceIdsFor(t, in.interfaces);
+            ids = sourceIdsFor(t, sources);
         } catch (const std::exception&) {
             continue;  // already reported by checkEnvironment
         }
-        std::printf("  target %d \"%s\": %s\n", t.index, t.desc.c_str(),
+        const std::string name = t.collectorClient.empty()
+                                     ? "target " + std::to_string(t.index) + " \"" + t.desc + "\""
+                                     : "client \"" + t.desc + "\" output";
+        std::printf("  %s: %s\n", name.c_str(),
                     shellQuoted(worker.empty() ? "pushcap-worker" : worker,
                                 workerArguments(t, segment, config.logDir, ids))
                         .c_str());
@@ -98,7 +128,7 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
             std::fprintf(stderr, "  %s\n", p.c_str());
         return workers::EXIT_BAD_CONFIG;
     }
-    std::printf("OK: %zu target(s) would run\n", config.targets.size());
+    std::printf("OK: %zu target(s) would run\n", targets.size());
     return workers::EXIT_OK;
 }
 
@@ -106,7 +136,8 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
 
 int main(int argc, char** argv) {
     SupervisorOptions options;
-    bool checkOnly = false, daemonize = false, verbose = false, progress = true;
+    bool checkOnly = false, daemonize = false, verbose = false, progress = true, osmo = false;
+    std::string luaConfig;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&](std::string& out) -> bool {
@@ -123,8 +154,12 @@ int main(int argc, char** argv) {
             std::printf("pushcapd %s\n", PUSHCAP_VERSION);
             return 0;
         } else if (a == "-c" || a == "--config") {
-            if (!value(options.configPath))
+            if (!value(luaConfig))
                 return usageError(a + " needs a file");
+        } else if (a == "--osmo-config") {
+            if (!value(options.configPath))
+                return usageError(a + " needs an osmo-pcap-server configuration file");
+            osmo = true;
         } else if (a == "--check") {
             checkOnly = true;
         } else if (a == "--offline") {
@@ -155,8 +190,17 @@ int main(int argc, char** argv) {
             return usageError("unknown argument '" + a + "'");
         }
     }
+    if (osmo && !luaConfig.empty())
+        return usageError("give -c CONFIG or --osmo-config FILE, not both");
+    if (osmo && (!options.offlineFiles.empty() || !options.interfaces.empty())) {
+        return usageError(
+            "--osmo-config runs a collector (live): --offline and -i do not apply (use -c CONFIG "
+            "with Config.Collector to combine a collector with interfaces)");
+    }
+    if (!osmo)
+        options.configPath = luaConfig;
     if (options.configPath.empty())
-        return usageError("no configuration: give -c CONFIG");
+        return usageError("no configuration: give -c CONFIG or --osmo-config FILE");
     if (!options.offlineFiles.empty() && !options.interfaces.empty()) {
         return usageError("--offline and -i are exclusive: push stored files or capture live");
     }
@@ -164,7 +208,8 @@ int main(int argc, char** argv) {
     if (verbose)
         spdlog::set_level(spdlog::level::debug);
     try {
-        PushConfig config = loadConfig(options.configPath);
+        PushConfig config =
+            osmo ? loadOsmoConfig(options.configPath) : loadConfig(options.configPath);
         if (!options.logDir.empty())
             config.logDir = options.logDir;
         if (checkOnly)

@@ -17,7 +17,10 @@
 #include "router/ring_janitor.hpp"
 #include "status.pb.h"
 #include "supervisor/child_commands.hpp"
+#include "supervisor/collector_outputs.hpp"
+#include "supervisor/config_check.hpp"
 #include "supervisor/config_error.hpp"
+#include "supervisor/osmo_config.hpp"
 #include "supervisor/status_publisher.hpp"
 #include "workers/slot_counters.hpp"
 
@@ -95,11 +98,17 @@ Supervisor::Supervisor(SupervisorOptions options, PushConfig config)
         m_config.statusEndpoint = m_options.statusEndpoint;
     if (!m_options.logDir.empty())
         m_config.logDir = m_options.logDir;
-    if (!m_offline && m_interfaces.empty()) {
-        throw ConfigError(
-            m_config.file +
-            ": no capture source: give -i IFACE, --offline FILE..., or set Config.Interface");
+    std::vector<std::string> problems =
+        captureSourceProblems(m_config, m_options.offlineFiles, m_interfaces);
+    for (std::string& p : collectorFileProblems(m_config.collector))
+        problems.push_back(std::move(p));
+    if (!problems.empty()) {
+        std::string all = m_config.file + ":";
+        for (const std::string& p : problems)
+            all += (problems.size() == 1 ? " " : "\n  ") + p;
+        throw ConfigError(all);
     }
+    m_sources = sourceNames(m_interfaces, m_config.collector);
     m_segment = router::segmentName(m_instance, "capture");
 }
 
@@ -121,7 +130,7 @@ Supervisor::~Supervisor() {
 ChildSpec Supervisor::workerSpec(const TargetConfig& target) const {
     return ChildSpec{
         siblingProgram("pushcap-worker"),
-        workerArguments(target, m_segment, m_config.logDir, sourceIdsFor(target, m_interfaces)),
+        workerArguments(target, m_segment, m_config.logDir, sourceIdsFor(target, m_sources)),
         m_config.user};
 }
 
@@ -165,7 +174,7 @@ void Supervisor::setUp() {
         m_inputTotal += static_cast<std::uint64_t>(st.st_size);
     }
     // Every consumer is registered before the capture starts, so a lossless push waits for all.
-    for (const TargetConfig& t : m_config.targets)
+    for (const TargetConfig& t : allTargets(m_config))
         startTarget(t);
     auto capture = std::make_unique<Child>();
     capture->name = "capture";
@@ -449,10 +458,28 @@ void Supervisor::reload() {
     v1::ConfigChanged* cc = e.mutable_config_changed();
     cc->set_file(m_config.file);
     PushConfig next;
+    std::vector<TargetConfig> nextTargets;
     try {
-        next = loadConfig(m_config.file);
-        for (const TargetConfig& t : next.targets)
-            sourceIdsFor(t, m_interfaces);
+        next = m_config.osmoFormat ? loadOsmoConfig(m_config.file) : loadConfig(m_config.file);
+        // The capture keeps running: a new listen address, client list or TLS setting would
+        // need a new capture process, and stopping one ends the ring for every worker.
+        if (!next.collector.sameCapture(m_config.collector)) {
+            spdlog::warn(
+                "reload: collector changes (listen addresses, clients, TLS, max-snaplen) take "
+                "effect at the next start; output settings apply now");
+        }
+        CollectorOutput output = next.collector.output;
+        next.collector = m_config.collector;
+        next.collector.output = output;
+        nextTargets = allTargets(next);
+        std::set<std::string> names;
+        for (const TargetConfig& t : nextTargets) {
+            sourceIdsFor(t, m_sources);
+            if (!names.insert(t.desc).second) {
+                throw ConfigError(t.label() + ": Desc: \"" + t.desc +
+                                  "\" is also the name of a running collector client's output");
+            }
+        }
     } catch (const std::exception& ex) {
         spdlog::error("reload rejected, the running configuration stays: {}", ex.what());
         cc->set_accepted(false);
@@ -460,6 +487,8 @@ void Supervisor::reload() {
         m_status->publish("config_changed", e);
         return;
     }
+    if (!m_options.statusEndpoint.empty())
+        next.statusEndpoint = m_options.statusEndpoint;  // as the constructor did
     if (next.instance != m_config.instance || next.ringBytes != m_config.ringBytes ||
         next.interfaces != m_config.interfaces || next.statusEndpoint != m_config.statusEndpoint) {
         spdlog::warn(
@@ -472,7 +501,7 @@ void Supervisor::reload() {
     if (!m_options.logDir.empty())
         next.logDir = m_options.logDir;
     std::set<std::string> wanted;
-    for (const TargetConfig& t : next.targets) {
+    for (const TargetConfig& t : nextTargets) {
         wanted.insert(t.desc);
         Child* c = findChild(t.desc);
         if (c == nullptr) {
@@ -523,6 +552,7 @@ void Supervisor::reload() {
         }
     }
     m_config.targets = next.targets;
+    m_config.collector.output = next.collector.output;
     cc->set_accepted(true);
     spdlog::info("reloaded {}: {} started, {} restarted, {} stopped", m_config.file,
                  cc->started_size(), cc->restarted_size(), cc->stopped_size());

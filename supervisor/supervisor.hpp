@@ -93,6 +93,7 @@ class Supervisor {
     PushConfig m_config;
     std::string m_instance;
     std::vector<std::string> m_interfaces;
+    std::vector<std::string> m_sources;  // ring source names in id order (see sourceNames)
     std::string m_segment;
     bool m_offline = false;
     std::unique_ptr<router::RingJanitor> m_ring;

@@ -162,8 +162,9 @@ TEST_CASE("Remote targets: Path is HOST:PORT, TLS needs a CA, keys belong to the
                Catch::Contains(R"(Path: a Remote target's Path is the collector's "HOST:PORT")"));
     CHECK_THAT(errorOf(target(R"(Desc = "fwd", Mode = "Remote", Path = "h:1", RemoteTLS = true)")),
                Catch::Contains("RemoteCA: needed"));
-    CHECK_THAT(errorOf(target(R"(Desc = "fwd", Mode = "Remote", Path = "h:1", RemoteFormat = "pcapx")")),
-               Catch::Contains(R"(RemoteFormat: expected "pcap" or "pcapng")"));
+    CHECK_THAT(
+        errorOf(target(R"(Desc = "fwd", Mode = "Remote", Path = "h:1", RemoteFormat = "pcapx")")),
+        Catch::Contains(R"(RemoteFormat: expected "pcap" or "pcapng")"));
     CHECK_THAT(errorOf(target(R"(Desc = "f", Path = "/tmp/f", RemoteTLS = true)")),
                Catch::Contains(R"(RemoteTLS: only used with Mode = "Remote")"));
 }
