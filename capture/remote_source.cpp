@@ -284,7 +284,7 @@ void RemoteSource::close(Connection& c, const std::string& why) {
         stats.current = nullptr;
     stats.packetsBefore += c.packets;
     stats.lastClose = why;
-    if (c.client->store && c.packets != 0 && m_batcher != nullptr) {
+    if (c.packets != 0 && m_batcher != nullptr) {
         router::BatchMeta end;
         end.sourceId = c.client->sourceId;
         end.session = c.session;
@@ -305,13 +305,10 @@ struct RingSink final : OsmoPacketSink {
     std::uint16_t sourceId = 0;
     std::uint16_t session = 0;
     const OsmoStreamParser* parser = nullptr;
-    bool store = true;
     std::uint64_t* ringFull = nullptr;
     std::uint64_t* packets = nullptr;
     bool packet(const OsmoPacket& p) override {
         ++*packets;
-        if (!store)
-            return true;
         std::uint32_t cap = p.caplen;
         const std::uint32_t flags =
             parser->format() == OsmoFormat::Pcapng ? router::BATCH_FLAG_PCAPNG_SOURCE : 0;
@@ -364,7 +361,6 @@ void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
     sink.sourceId = c.client->sourceId;
     sink.session = c.session;
     sink.parser = &c.parser;
-    sink.store = c.client->store;
     sink.ringFull = &m_ringFull;
     sink.packets = &c.packets;
     // A few reads per wake-up keep one busy client from starving the others; TLS may hold

@@ -24,7 +24,7 @@ struct RemoteClient {
     std::string name;
     in6_addr address{};     // IPv4 clients as v4-mapped addresses
     unsigned prefix = 128;  // bits of `address` that must match
-    bool store = true;      // osmo-pcap's no-store: accepted, counted, not put in the ring
+    bool store = true;      // osmo-pcap's no-store: in the ring for targets, but no default file
     bool tls = false;       // this client must speak TLS
     std::uint16_t sourceId = 0;
 };
