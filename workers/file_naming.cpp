@@ -38,6 +38,10 @@ FileNamer::FileNamer(NamingConfig config) : m_config(std::move(config)) {
         if (!m_filePrefix.empty())
             m_filePrefix += "_";
     }
+    // Part of the prefix, not of the name: targets sharing a directory (one per collector client)
+    // then never take each other's .pending files for their own leftovers.
+    if (m_config.mode == NameMode::Osmo)
+        m_filePrefix += "trace-" + m_config.osmoSource + "-";
 }
 
 std::string FileNamer::name(std::uint64_t startNs, std::uint64_t endNs) const {
@@ -87,7 +91,7 @@ std::string FileNamer::name(std::uint64_t startNs, std::uint64_t endNs) const {
         case NameMode::Strftime:
             return formatLocal(m_config.strftimeFormat.c_str(), startNs);
         case NameMode::Osmo:
-            return "trace-" + m_config.osmoSource + "-" + formatLocal("%Y%m%d_%H%M%S", startNs);
+            return formatLocal("%Y%m%d_%H%M%S", startNs);  // "trace-<source>-" is in the prefix
     }
     return std::to_string(sec);
 }

@@ -229,7 +229,14 @@ class CollectorRig {
                                           std::to_string(i)};
             w.insert(w.end(), c.workerFlags.begin(), c.workerFlags.end());
             m_workers.push_back(spawn(w, dir + "/worker-" + c.name + ".log"));
+            m_workerArgs.push_back(w);
         }
+    }
+    // SIGKILL and start again worker `index`, as pushcapd's restart would.
+    void restartWorker(std::size_t index, const std::string& logName) {
+        ::kill(m_workers[index], SIGKILL);
+        waitExit(m_workers[index], 20'000);
+        m_workers[index] = spawn(m_workerArgs[index], m_dir + "/" + logName);
     }
     ~CollectorRig() {
         stop();
@@ -252,6 +259,13 @@ class CollectorRig {
         }
         return ok;
     }
+    // waitUntil, with every process's log in the report when it times out.
+    bool waitFor(const std::function<bool()>& condition, int timeoutMs) const {
+        if (waitUntil(condition, timeoutMs))
+            return true;
+        UNSCOPED_INFO(logs());
+        return false;
+    }
     std::string logs() const {
         std::string all = readText(m_dir + "/capture.log");
         for (const std::string& n : filesIn(m_dir)) {
@@ -268,6 +282,7 @@ class CollectorRig {
     std::unique_ptr<router::RingJanitor> m_janitor;
     pid_t m_capture = -1;
     std::vector<pid_t> m_workers;
+    std::vector<std::vector<std::string>> m_workerArgs;
 };
 
 std::vector<Packet> readAny(const std::string& path) {
@@ -317,7 +332,7 @@ TEST_CASE("collected traffic: a file per connection, named like osmo-pcap-server
             }
         }
         // Both connections ended: their files complete now, while everything keeps running.
-        REQUIRE(waitUntil(
+        REQUIRE(rig.waitFor(
             [&] {
                 return completeFiles(out, "trace-alpha-").size() == 1 &&
                        completeFiles(out, "trace-beta-").size() == 1;
@@ -330,7 +345,8 @@ TEST_CASE("collected traffic: a file per connection, named like osmo-pcap-server
             for (std::uint32_t i = 0; i < 50; ++i)
                 sent[2].push_back(again.packet(t0 + i * 1000 + 7, 100, i + 5000));
         }
-        REQUIRE(waitUntil([&] { return completeFiles(out, "trace-alpha-").size() == 2; }, 20'000));
+        REQUIRE(
+            rig.waitFor([&] { return completeFiles(out, "trace-alpha-").size() == 2; }, 20'000));
         INFO(rig.logs());
         CHECK(rig.stop());
 
@@ -361,7 +377,7 @@ TEST_CASE("collected traffic: a replaced connection's file is completed at once"
             first.push_back(old.packet(t0 + i, 200, i));
         // Every packet of the first connection is in its file before the client reconnects
         // (osmo-pcap drops what the replaced connection had not delivered).
-        REQUIRE(waitUntil(
+        REQUIRE(rig.waitFor(
             [&] {
                 for (const std::string& n : filesIn(out)) {
                     if (n.find(".pending") != std::string::npos &&
@@ -375,16 +391,55 @@ TEST_CASE("collected traffic: a replaced connection's file is completed at once"
         for (std::uint32_t i = 0; i < 30; ++i)
             second.push_back(replacement.packet(t0 + 2'000'000 + i, 300, i + 100));
         // The old connection's file completes when the new one arrives; the new one stays open.
-        REQUIRE(waitUntil([&] { return completeFiles(out, "trace-gamma-").size() == 1; }, 20'000));
+        REQUIRE(
+            rig.waitFor([&] { return completeFiles(out, "trace-gamma-").size() == 1; }, 20'000));
         CHECK(readAny(out + "/" + completeFiles(out, "trace-gamma-")[0]) == first);
         replacement.close();
-        REQUIRE(waitUntil([&] { return completeFiles(out, "trace-gamma-").size() == 2; }, 20'000));
+        REQUIRE(
+            rig.waitFor([&] { return completeFiles(out, "trace-gamma-").size() == 2; }, 20'000));
         INFO(rig.logs());
         CHECK(rig.stop());
         const std::vector<std::string> files = completeFiles(out, "trace-gamma-");
         CHECK(readAny(out + "/" + files[1]) == second);
         CHECK(files[1] ==
               "trace-gamma-" + stamp(static_cast<std::uint32_t>(t0 / 1'000'000 + 2)) + ".pcap");
+    }
+    removeTree(dir);
+}
+
+TEST_CASE("collected traffic: a restarted worker leaves another client's open file alone",
+          "[e2e][capture][collector]") {
+    const std::string dir = makeTempDir();
+    const std::string out = dir + "/out";
+    {
+        // Both clients' files in one directory, as Collector.Output puts them.
+        CollectorRig rig(dir, {{"eta", "127.0.0.1", {"--path", out + "/"}},
+                               {"theta", "127.0.0.2", {"--path", out + "/"}}});
+        const std::uint64_t t0 = secondStartUs(20);
+        std::vector<Packet> sent;
+        OsmoSender s(rig.port, "127.0.0.1", false);
+        for (std::uint32_t i = 0; i < 30; ++i)
+            sent.push_back(s.packet(t0 + i, 150, i));
+        const std::string pending = out + "/trace-eta-" +
+                                    stamp(static_cast<std::uint32_t>(t0 / 1'000'000)) +
+                                    ".pcap.pending";
+        REQUIRE(rig.waitFor([&] { return fileSize(pending) >= 24 + 30 * (16 + 150); }, 20'000));
+        // theta's worker starts again and looks for its own leftovers in the shared directory.
+        rig.restartWorker(1, "worker-theta-2.log");
+        REQUIRE(rig.waitFor(
+            [&] {
+                return readText(dir + "/worker-theta-2.log").find("attached") != std::string::npos;
+            },
+            20'000));
+        CHECK(fileSize(pending) >= 24 + 30 * (16 + 150));
+        for (std::uint32_t i = 30; i < 60; ++i)
+            sent.push_back(s.packet(t0 + i, 150, i));
+        s.close();
+        REQUIRE(rig.waitFor([&] { return completeFiles(out, "trace-eta-").size() == 1; }, 20'000));
+        INFO(rig.logs());
+        CHECK(rig.stop());
+        CHECK(readAny(out + "/" + completeFiles(out, "trace-eta-")[0]) == sent);
+        CHECK(completeFiles(out, "trace-theta-").empty());
     }
     removeTree(dir);
 }
@@ -408,7 +463,7 @@ TEST_CASE("collected traffic: max-file-size is never exceeded, same-second files
         std::uint64_t total = 0;
         for (const Packet& p : sent)
             total += 16 + p.bytes.size();
-        REQUIRE(waitUntil(
+        REQUIRE(rig.waitFor(
             [&] {
                 std::uint64_t bytes = 0;
                 for (const std::string& n : completeFiles(out, "trace-delta-"))
@@ -499,8 +554,8 @@ TEST_CASE("collected traffic: completed-path on another filesystem (tmpfs)",
             for (std::uint32_t i = 0; i < 100; ++i)
                 sent[c].push_back(s.packet(t0 + std::uint64_t(c) * 3'000'000 + i, 400, i));
             s.close();
-            REQUIRE(waitUntil([&] { return completeFiles(done, "trace-zeta-").size() == c + 1u; },
-                              20'000));
+            REQUIRE(rig.waitFor([&] { return completeFiles(done, "trace-zeta-").size() == c + 1u; },
+                                20'000));
         }
         INFO(rig.logs());
         CHECK(rig.stop());

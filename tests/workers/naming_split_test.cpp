@@ -49,7 +49,8 @@ std::string nameOf(NameMode mode, const char* tz, std::uint64_t startNs, std::ui
     c.strftimeFormat = fmt;
     c.osmoSource = "probe1";
     c.path = "/data/push/all";
-    return FileNamer(c).name(startNs, endNs);
+    const std::string stem = FileNamer(c).stem(startNs, endNs);
+    return stem.substr(std::string("/data/push/all_").size());
 }
 
 Period localPeriod(const char* tz, const char* rule, std::uint64_t sec) {
