@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "supervisor/collector_lua.hpp"
+#include "supervisor/collector_outputs.hpp"
 #include "supervisor/config_error.hpp"
 #include "supervisor/lua_reader.hpp"
 #include "supervisor/lua_sandbox.hpp"
@@ -392,6 +393,46 @@ std::string TargetConfig::fingerprint() const {
     return out.str();
 }
 
+namespace {
+
+// Where a File target's files go: the directory and the prefix every one of its names starts
+// with, as the worker's FileNamer builds them (the osmo name's "trace-<name>-" included).
+std::pair<std::string, std::string> fileSpace(const TargetConfig& t) {
+    const std::size_t slash = t.path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : t.path.substr(0, slash);
+    std::string prefix = slash == std::string::npos ? t.path : t.path.substr(slash + 1);
+    if (!prefix.empty())
+        prefix += "_";
+    if (t.fileNameFlag == "--filename-osmo")
+        prefix += "trace-" + t.desc + "-";
+    while (dir.size() > 1 && dir.back() == '/')
+        dir.pop_back();
+    return {dir.empty() ? "/" : dir, prefix};
+}
+
+void checkDistinctPaths(LuaReader& r, const std::vector<TargetConfig>& targets) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        if (targets[i].mode != TargetMode::File)
+            continue;
+        const auto [dirI, prefixI] = fileSpace(targets[i]);
+        for (std::size_t j = 0; j < i; ++j) {
+            if (targets[j].mode != TargetMode::File)
+                continue;
+            const auto [dirJ, prefixJ] = fileSpace(targets[j]);
+            if (dirI != dirJ || (prefixI.rfind(prefixJ, 0) != 0 && prefixJ.rfind(prefixI, 0) != 0))
+                continue;
+            r.error(targets[i].label() + ": ",
+                    "Path " + quoted(targets[i].path) + " overlaps " + targets[j].label() +
+                        "'s Path " + quoted(targets[j].path) +
+                        ": one target's file names would match the other's, so their files "
+                        "mix and a restarted worker would complete the other's open file; "
+                        "give each target its own directory or Path prefix");
+        }
+    }
+}
+
+}  // namespace
+
 PushConfig loadConfig(const std::string& path) {
     LuaSandbox box;
     box.runFile(path);
@@ -506,6 +547,7 @@ PushConfig loadConfig(const std::string& path) {
             }
         }
     }
+    checkDistinctPaths(r, allTargets(cfg));
     if (!r.errors().empty()) {
         std::string all = path + ": " + std::to_string(r.errors().size()) + " error(s):";
         for (const std::string& e : r.errors())

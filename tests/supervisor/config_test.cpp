@@ -97,6 +97,25 @@ TEST_CASE("errors name the target and key", "[unit][config]") {
                Catch::Contains(R"(unknown key "RingMdoe" (did you mean "RingMode"?))"));
 }
 
+TEST_CASE("two targets whose Paths overlap are refused", "[unit][config]") {
+    auto two = [](const std::string& a, const std::string& b) {
+        return "local Config = {}\nConfig.Target = {}\n"
+               "table.insert(Config.Target, { Desc = 'one', Path = '" +
+               a +
+               "' })\n"
+               "table.insert(Config.Target, { Desc = 'two', Path = '" +
+               b + "' })\nreturn Config\n";
+    };
+    CHECK_THAT(errorOf(two("/tmp/p/all", "/tmp/p/all")),
+               Catch::Contains(R"(Target[2] "two": Path "/tmp/p/all" overlaps Target[1] "one")"));
+    // "x_" is the start of every "x_y_" name; an empty prefix matches everything.
+    CHECK_THAT(errorOf(two("/tmp/p/x", "/tmp/p/x_y")), Catch::Contains("overlaps"));
+    CHECK_THAT(errorOf(two("/tmp/p/", "/tmp/p/tcp")), Catch::Contains("overlaps"));
+    CHECK_THAT(errorOf(two("/tmp/p//", "/tmp/p/tcp")), Catch::Contains("overlaps"));
+    CHECK(errorOf(two("/tmp/p/all", "/tmp/p/tcp")) == "no error");
+    CHECK(errorOf(two("/tmp/p/all", "/tmp/q/all")) == "no error");
+}
+
 TEST_CASE("Lua errors name the file and line", "[unit][config]") {
     TempConfig file(
         "local Config = {}\nConfig.Target = {\n  { Desc = 'x' \n  Path = 'y' }\n}\nreturn "
