@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <sstream>
 
 #include "proto/child_events.hpp"
 #include "router/ring_janitor.hpp"
@@ -285,6 +286,10 @@ void Supervisor::childEvent(Child& child, const std::vector<std::string>& f) {
         spdlog::warn("{}: {}", child.name, f[1]);
     } else if (f[0] == "uploaded" && f.size() >= 4) {
         child.lastUploadUnixNs = unixNowNs();
+    } else if (f[0] == "client" && f.size() >= 7) {
+        m_collectorClients[f[1]] = f;
+    } else if (f[0] == "collector" && f.size() >= 4) {
+        m_collectorTotals = f;
     } else if (f[0] == "progress" && f.size() >= 3) {
         m_inputDone = number(1);
         if (number(2) != 0)
@@ -623,7 +628,32 @@ void Supervisor::publishSnapshot() {
     cap->set_ring_fill(ring.capacity ? std::min(1.0, double(maxLag) / double(ring.capacity)) : 0.0);
     cap->set_input_bytes_total(m_inputTotal);
     cap->set_input_bytes_done(m_inputDone);
+    fillCollector(*cap);
     m_status->publish(s);
+}
+
+void Supervisor::fillCollector(v1::CaptureStatus& cap) const {
+    auto number = [](const std::string& text) { return std::strtoull(text.c_str(), nullptr, 10); };
+    auto text = [](const std::string& t) { return t == "-" ? std::string() : t; };
+    for (const auto& [name, f] : m_collectorClients) {
+        v1::CollectorClient* c = cap.add_clients();
+        c->set_name(name);
+        c->set_connected(f[2] == "1");
+        c->set_peer(text(f[3]));
+        c->set_packets(number(f[4]));
+        c->set_connections(number(f[5]));
+        c->set_last_close(text(f[6]));
+    }
+    if (m_collectorTotals.size() < 4)
+        return;
+    cap.set_refused_unknown(number(m_collectorTotals[1]));
+    cap.set_refused_tls(number(m_collectorTotals[2]));
+    std::stringstream reasons(text(m_collectorTotals[3]));
+    for (std::string item; std::getline(reasons, item, ',');) {
+        const std::size_t eq = item.find('=');
+        if (eq != std::string::npos)
+            (*cap.mutable_closed_by_reason())[item.substr(0, eq)] = number(item.substr(eq + 1));
+    }
 }
 
 void Supervisor::showProgress(bool final) {

@@ -21,6 +21,10 @@ namespace pushcap::router {
 class RingJanitor;
 }
 
+namespace pushcap::v1 {
+class CaptureStatus;
+}
+
 namespace pushcap::supervisor {
 
 class StatusPublisher;
@@ -83,6 +87,7 @@ class Supervisor {
     void reload();
     void publishSnapshot();
     void showProgress(bool final);
+    void fillCollector(pushcap::v1::CaptureStatus& cap) const;
     bool allDone() const;
     int pollTimeoutMs() const;
     Child* findChild(pid_t pid);
@@ -109,6 +114,9 @@ class Supervisor {
     std::vector<std::string> m_failures;  // why the run is not a success
     std::uint64_t m_inputDone = 0;
     std::uint64_t m_inputTotal = 0;
+    // The collector's last report (capture events "client" and "collector"), published as is.
+    std::map<std::string, std::vector<std::string>> m_collectorClients;
+    std::vector<std::string> m_collectorTotals;
     std::uint64_t m_lastWritePos = 0;
     Clock::time_point m_lastRateAt{};
     double m_byteRate = 0;  // ring bytes per second, for lag in seconds

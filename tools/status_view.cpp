@@ -52,6 +52,26 @@ std::string StatusView::table(const v1::Snapshot& s) {
                           100.0 * double(c.input_bytes_done()) / double(c.input_bytes_total()));
         }
         out += "\n";
+        if (c.clients_size() != 0) {
+            std::string closed;
+            for (const auto& [reason, n] : c.closed_by_reason())
+                closed += format(" %s %llu", reason.c_str(), (unsigned long long)n);
+            out +=
+                format("collector: refused %llu unknown, %llu TLS; malformed closes:%s\n",
+                       (unsigned long long)c.refused_unknown(), (unsigned long long)c.refused_tls(),
+                       closed.empty() ? " none" : closed.c_str());
+        }
+        for (const v1::CollectorClient& cl : c.clients()) {
+            double pps, gbps;
+            rate("client:" + cl.name(), cl.packets(), 0, pps, gbps);
+            out += format(
+                "  client %-16s %-12s %-24s %10.0f pkt/s  packets %llu  connections %llu%s%s\n",
+                shortened(cl.name(), 16).c_str(), cl.connected() ? "connected" : "disconnected",
+                cl.peer().c_str(), pps, (unsigned long long)cl.packets(),
+                (unsigned long long)cl.connections(),
+                cl.last_close().empty() ? "" : "  last close: ",
+                shortened(cl.last_close(), 40).c_str());
+        }
     }
     out += format("\n%-20s %-10s %7s %10s %8s %9s %7s %9s %9s %8s  %s\n", "TARGET", "STATE", "PID",
                   "pkt/s", "Gbit/s", "lag s", "files", "restarts", "lost", "wr.err",

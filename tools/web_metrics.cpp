@@ -166,6 +166,53 @@ std::string renderMetrics(const WebStateView& state, std::string_view version) {
                       captures, [&](const Capture& c, std::string_view n) {
                           w.sample(n, capLabels(c), number(c.input_bytes_total()));
                       });
+    capCounter("pushcap_collector_refused_unknown_total",
+               "Collector connections from addresses not in the allow list.",
+               [](const Capture& c) { return c.refused_unknown(); });
+    capCounter("pushcap_collector_refused_tls_total",
+               "Collector connections refused in the TLS handshake.",
+               [](const Capture& c) { return c.refused_tls(); });
+    struct Closed {
+        const Capture* capture;
+        std::string reason;
+        std::uint64_t count;
+    };
+    std::vector<Closed> closed;
+    struct Client {
+        const Capture* capture;
+        const v1::CollectorClient* client;
+    };
+    std::vector<Client> clients;
+    for (const Capture& c : captures) {
+        for (const auto& [reason, n] : c.closed_by_reason())
+            closed.push_back(Closed{&c, reason, n});
+        for (const v1::CollectorClient& cl : c.clients())
+            clients.push_back(Client{&c, &cl});
+    }
+    w.family<Closed>("pushcap_collector_closed_total", "counter",
+                     "Collector connections closed for a malformed stream, by reason.", closed,
+                     [&](const Closed& c, std::string_view n) {
+                         w.sample(n, capLabels(*c.capture) + "," + label("reason", c.reason),
+                                  number(c.count));
+                     });
+    auto clientLabels = [&](const Client& c) {
+        return capLabels(*c.capture) + "," + label("client", c.client->name());
+    };
+    w.family<Client>("pushcap_collector_client_packets_total", "counter",
+                     "Packets received from a collector client over all its connections.", clients,
+                     [&](const Client& c, std::string_view n) {
+                         w.sample(n, clientLabels(c), number(c.client->packets()));
+                     });
+    w.family<Client>("pushcap_collector_client_connections_total", "counter",
+                     "Connections a collector client has made.", clients,
+                     [&](const Client& c, std::string_view n) {
+                         w.sample(n, clientLabels(c), number(c.client->connections()));
+                     });
+    w.family<Client>(
+        "pushcap_collector_client_connected", "gauge", "1 while the collector client is connected.",
+        clients, [&](const Client& c, std::string_view n) {
+            w.sample(n, clientLabels(c), number(std::uint64_t(c.client->connected() ? 1 : 0)));
+        });
     w.family<Capture>(
         "pushcap_capture_ring_fill_ratio", "gauge",
         "Slowest consumer's distance from the producer over the ring capacity (0..1).", captures,

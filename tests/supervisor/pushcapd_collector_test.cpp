@@ -190,6 +190,18 @@ TEST_CASE(
                    " --once --json --timeout 10 > " + quote(json) + " 2>&1") == 0);
     CHECK_THAT(readFile(json), Catch::Contains("\"desc\":\"alpha\""));
     CHECK_THAT(readFile(json), Catch::Contains("\"desc\":\"beta\""));
+    // The collector's own counters, per client: gamma's packets too (no-store feeds the ring).
+    const std::regex clientsDone(
+        R"("name":"alpha".*"packets":"3000".*"name":"beta".*"packets":"2000".*"name":"gamma".*"packets":"100")");
+    CHECK(waitFor(
+        [&] {
+            runShell(quote(binDir() + "/pushcap-status") + " --endpoint " + quote(status) +
+                     " --once --json --timeout 10 > " + quote(json) + " 2>&1");
+            return std::regex_search(readFile(json), clientsDone);
+        },
+        30s));
+    INFO(readFile(json));
+    CHECK_THAT(readFile(json), Catch::Contains("\"connections\":\"1\""));
 
     d.kill(SIGTERM);
     const auto code = d.exitCode(60s);
