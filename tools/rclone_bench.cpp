@@ -200,7 +200,7 @@ int runRcloneBench(const RcloneBenchOptions& o) {
             ? 0
             : std::chrono::duration<double>(lastVisible - firstCompleted).count();
 
-    // Each upload's own time (lsjson, copyto, lsjson, moveto), from the worker's log lines
+    // Each upload's own time (stat, copyfile, stat, movefile), from the worker's log lines
     // "uploaded A -> B (N bytes, S s)": the latency without the queue of an offline push.
     std::vector<double> service;
     if (DIR* d = ::opendir((dir + "/log").c_str())) {

@@ -96,28 +96,104 @@ RcloneRunner::RcloneRunner(RcloneSettings settings)
     }
 }
 
-RcloneResult RcloneRunner::run(const std::vector<std::string>& args,
-                               std::atomic<pid_t>* running) const {
-    RcloneResult result;
-    if (m_program.empty()) {
-        result.err = "cannot run " + m_settings.program + ": not found" +
-                     (m_settings.program.find('/') == std::string::npos ? " on PATH" : "");
-        return result;
-    }
+namespace {
+
+// fork + exec rather than posix_spawn: the child asks for SIGKILL when the forking thread dies
+// (PR_SET_PDEATHSIG), so an rclone of a SIGKILLed worker cannot finish an upload behind the back
+// of its restarted successor. Only async-signal-safe calls between fork and exec.
+pid_t forkExec(std::vector<std::string>& argv, std::vector<std::string>& env, int outFd,
+               int errFd) {
+    std::vector<char*> cargv;
+    for (std::string& a : argv)
+        cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    std::vector<char*> cenv;
+    for (std::string& e : env)
+        cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid != 0)
+        return pid;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent)
+        ::_exit(127);
+    const int devNull = ::open("/dev/null", O_RDONLY);
+    if (devNull >= 0)
+        ::dup2(devNull, 0);
+    ::dup2(outFd, 1);
+    ::dup2(errFd, 2);
+    // A long-lived rclone (rcd) must not keep the worker's other descriptors (sockets, the
+    // ring, pipes of pushcapd) open after the worker closed them.
+    ::close_range(3, ~0U, 0);
+    // The worker ignores SIGPIPE and may block signals; an ignored signal would stay ignored
+    // across exec.
+    ::signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(cargv[0], cargv.data(), cenv.data());
+    static const char message[] = "cannot execute rclone\n";
+    [[maybe_unused]] const ssize_t n = ::write(2, message, sizeof message - 1);
+    ::_exit(127);
+}
+
+}  // namespace
+
+std::vector<std::string> RcloneRunner::argv(const std::vector<std::string>& args) const {
     std::vector<std::string> argv = {m_program};
     if (!m_settings.configFile.empty())
         argv.insert(argv.end(), {"--config", m_settings.configFile});
     argv.insert(argv.end(), COMMON_FLAGS.begin(), COMMON_FLAGS.end());
     argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (std::string& a : argv)
-        cargv.push_back(a.data());
-    cargv.push_back(nullptr);
+    return argv;
+}
+
+std::string RcloneRunner::notFound() const {
+    return "cannot run " + m_settings.program + ": not found" +
+           (m_settings.program.find('/') == std::string::npos ? " on PATH" : "");
+}
+
+pid_t RcloneRunner::start(const std::vector<std::string>& args, const std::string& dropPrefix,
+                          const std::vector<std::string>& extraEnv, int& output,
+                          std::string& error) const {
+    output = -1;
+    if (m_program.empty()) {
+        error = notFound();
+        return -1;
+    }
+    std::vector<std::string> all = argv(args);
+    std::vector<std::string> env;
+    for (const std::string& e : m_environment) {
+        if (dropPrefix.empty() || e.rfind(dropPrefix, 0) != 0)
+            env.push_back(e);
+    }
+    env.insert(env.end(), extraEnv.begin(), extraEnv.end());
+    int pipeFds[2];
+    if (::pipe2(pipeFds, O_CLOEXEC) != 0) {
+        error = std::string("pipe: ") + std::strerror(errno);
+        return -1;
+    }
+    const pid_t pid = forkExec(all, env, pipeFds[1], pipeFds[1]);
+    const int spawnError = errno;
+    ::close(pipeFds[1]);
+    if (pid < 0) {
+        ::close(pipeFds[0]);
+        error = "cannot run " + m_settings.program + ": " + std::strerror(spawnError);
+        return -1;
+    }
+    output = pipeFds[0];
+    return pid;
+}
+
+RcloneResult RcloneRunner::run(const std::vector<std::string>& args) const {
+    RcloneResult result;
+    if (m_program.empty()) {
+        result.err = notFound();
+        return result;
+    }
+    std::vector<std::string> all = argv(args);
     std::vector<std::string> env = m_environment;
-    std::vector<char*> cenv;
-    for (std::string& e : env)
-        cenv.push_back(e.data());
-    cenv.push_back(nullptr);
 
     int outPipe[2], errPipe[2];
     if (::pipe2(outPipe, O_CLOEXEC) != 0) {
@@ -130,31 +206,7 @@ RcloneResult RcloneRunner::run(const std::vector<std::string>& args,
         ::close(outPipe[1]);
         return result;
     }
-    // fork + exec rather than posix_spawn: the child asks for SIGKILL when this thread dies
-    // (PR_SET_PDEATHSIG), so an rclone of a SIGKILLed worker cannot finish an upload behind the
-    // back of its restarted successor. Only async-signal-safe calls between fork and exec.
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent)
-            ::_exit(127);
-        const int devNull = ::open("/dev/null", O_RDONLY);
-        if (devNull >= 0)
-            ::dup2(devNull, 0);
-        ::dup2(outPipe[1], 1);
-        ::dup2(errPipe[1], 2);
-        // The worker ignores SIGPIPE and may block signals; an ignored signal would stay ignored
-        // across exec.
-        ::signal(SIGPIPE, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execve(cargv[0], cargv.data(), cenv.data());
-        static const char message[] = "cannot execute rclone\n";
-        [[maybe_unused]] const ssize_t n = ::write(2, message, sizeof message - 1);
-        ::_exit(127);
-    }
+    const pid_t pid = forkExec(all, env, outPipe[1], errPipe[1]);
     const int spawnError = pid < 0 ? errno : 0;
     ::close(outPipe[1]);
     ::close(errPipe[1]);
@@ -164,8 +216,6 @@ RcloneResult RcloneRunner::run(const std::vector<std::string>& args,
         result.err = "cannot run " + m_settings.program + ": " + std::strerror(spawnError);
         return result;
     }
-    if (running != nullptr)
-        running->store(pid);
 
     pollfd fds[2] = {{outPipe[0], POLLIN, 0}, {errPipe[0], POLLIN, 0}};
     std::string* sinks[2] = {&result.out, &result.err};
@@ -199,8 +249,6 @@ RcloneResult RcloneRunner::run(const std::vector<std::string>& args,
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (running != nullptr)
-        running->store(0);
     result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (WIFSIGNALED(status))
         result.err += "\nkilled by signal " + std::to_string(WTERMSIG(status));

@@ -1,7 +1,7 @@
 // Running rclone for an RCLONE target (FMADIO Mode "RCLONE"): where the files go on the remote,
-// and one blocking rclone invocation with its output. Used by the uploader threads of
-// pushcap-worker (rclone_uploader.hpp) and by `--check` in pushcap-worker and pushcapd; never on
-// the packet path.
+// one blocking rclone invocation with its output (`--check` in pushcap-worker and pushcapd), and
+// the start of a long-running one (the uploaders' `rclone rcd`, rclone_rcd.hpp); never on the
+// packet path.
 //
 // Children are started with fork + exec and PR_SET_PDEATHSIG, so none outlives its worker.
 // Every rclone child gets the worker's environment minus AWS_CA_BUNDLE (set on our machines, it
@@ -49,14 +49,22 @@ class RcloneRunner {
   public:
     explicit RcloneRunner(RcloneSettings settings);
 
-    // Runs `rclone <common flags> args...` and waits for it. Thread-safe. While it runs, its pid
-    // is stored in `running` (if given) so another thread can kill it; 0 afterwards.
-    RcloneResult run(const std::vector<std::string>& args,
-                     std::atomic<pid_t>* running = nullptr) const;
+    // Runs `rclone <common flags> args...` and waits for it (--check). Thread-safe.
+    RcloneResult run(const std::vector<std::string>& args) const;
+
+    // Starts `rclone <common flags> args...` and returns at once: the environment loses the
+    // variables whose names start with `dropPrefix` (if not empty) and gains `extraEnv`; stdout
+    // and stderr go to one pipe whose read end is returned in `output` (close-on-exec). Returns
+    // the pid, or -1 with `error` set. The caller reaps the child.
+    pid_t start(const std::vector<std::string>& args, const std::string& dropPrefix,
+                const std::vector<std::string>& extraEnv, int& output, std::string& error) const;
 
     const RcloneSettings& settings() const { return m_settings; }
 
   private:
+    std::vector<std::string> argv(const std::vector<std::string>& args) const;
+    std::string notFound() const;
+
     RcloneSettings m_settings;
     std::string m_program;                   // resolved path, "" if not found
     std::vector<std::string> m_environment;  // ours without AWS_CA_BUNDLE

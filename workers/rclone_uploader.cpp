@@ -1,7 +1,6 @@
 #include "workers/rclone_uploader.hpp"
 
 #include <dirent.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "workers/clocks.hpp"
 #include "workers/file_completion.hpp"
@@ -18,8 +18,7 @@ namespace pushcap::workers {
 namespace {
 
 const std::string TEMP_SUFFIX = ".pushcap-upload";
-constexpr int RCLONE_EXIT_DIR_NOT_FOUND = 3;
-constexpr int RCLONE_EXIT_FATAL = 7;
+constexpr int HTTP_BAD_REQUEST = 400;
 
 bool endsWith(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
@@ -29,33 +28,6 @@ std::string lower(std::string s) {
     for (char& c : s)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-}
-
-// How Go's encoding/json writes a name inside lsjson's output.
-std::string jsonString(const std::string& s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '<':
-                out += "\\u003c";
-                break;
-            case '>':
-                out += "\\u003e";
-                break;
-            case '&':
-                out += "\\u0026";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out + "\"";
 }
 
 std::string baseOf(const std::string& path) {
@@ -68,13 +40,19 @@ std::string dirPartOf(const std::string& relative) {
     return slash == std::string::npos ? "" : relative.substr(0, slash + 1);
 }
 
+std::string parentOf(const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    if (slash == std::string::npos)
+        return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 }  // namespace
 
 RcloneUploader::RcloneUploader(UploaderConfig config, WorkerLog& log,
                                proto::ChildEventWriter& events, std::uint64_t completedBase,
                                std::uint64_t failuresBase)
     : m_config(std::move(config)),
-      m_runner(m_config.rclone),
       m_log(log),
       m_events(events),
       m_completed(completedBase),
@@ -115,10 +93,11 @@ std::size_t RcloneUploader::scanSpool() {
 }
 
 void RcloneUploader::start() {
-    m_children.reset(new std::atomic<pid_t>[m_config.uploads]);
+    for (unsigned i = 0; i < m_config.uploads; ++i)
+        m_daemons.push_back(std::make_unique<RcloneDaemon>(m_config.rclone));
     for (unsigned i = 0; i < m_config.uploads; ++i) {
-        m_children[i].store(0);
-        m_threads.emplace_back([this, i] { threadMain(i); });
+        RcloneDaemon* rclone = m_daemons[i].get();
+        m_threads.emplace_back([this, rclone] { threadMain(*rclone); });
     }
 }
 
@@ -163,11 +142,9 @@ void RcloneUploader::stop() {
         m_stopping = true;
     }
     m_wake.notify_all();
-    for (std::size_t i = 0; i < m_threads.size(); ++i) {
-        const pid_t pid = m_children[i].load();
-        if (pid > 0)
-            ::kill(pid, SIGTERM);
-    }
+    // Fails the transfers in flight; the threads see m_stopping and leave their files alone.
+    for (const std::unique_ptr<RcloneDaemon>& d : m_daemons)
+        d->stop();
     for (std::thread& t : m_threads) {
         if (t.joinable())
             t.join();
@@ -175,7 +152,7 @@ void RcloneUploader::stop() {
     m_threads.clear();
 }
 
-void RcloneUploader::threadMain(std::size_t index) {
+void RcloneUploader::threadMain(RcloneDaemon& rclone) {
     std::unique_lock<std::mutex> lock(m_mutex);
     for (;;) {
         Job job;
@@ -206,7 +183,7 @@ void RcloneUploader::threadMain(std::size_t index) {
         lock.unlock();
         std::string error, remoteName;
         const std::uint64_t startNs = steadyNs();
-        const Outcome outcome = upload(job, m_children[index], error, remoteName);
+        const Outcome outcome = upload(rclone, job, error, remoteName);
         if (outcome == Outcome::Done)
             finishLocal(job);
         lock.lock();
@@ -258,35 +235,33 @@ void RcloneUploader::threadMain(std::size_t index) {
     }
 }
 
-std::int64_t RcloneUploader::remoteSize(const std::string& remote, std::atomic<pid_t>& running,
+std::int64_t RcloneUploader::remoteSize(RcloneDaemon& rclone, const std::string& name,
                                         std::string& error) {
-    const RcloneResult r =
-        m_runner.run({"lsjson", "--files-only", "--no-mimetype", "--no-modtime", remote}, &running);
-    if (r.exitCode == RCLONE_EXIT_DIR_NOT_FOUND)
-        return -1;
-    if (r.exitCode != 0) {
-        error = "rclone lsjson " + remote + ": " + r.summary();
+    const RcReply r =
+        rclone.call("operations/stat", "{\"fs\":" + jsonQuote(m_config.remoteDirectory) +
+                                           ",\"remote\":" + jsonQuote(name) +
+                                           ",\"opt\":{\"filesOnly\":true,\"noModTime\":true,"
+                                           "\"noMimeType\":true}}");
+    const std::string remote = remoteJoin(m_config.remoteDirectory, name);
+    if (!r.ok()) {
+        error = "rclone stat " + remote + ": " + r.summary();
         return -2;
     }
-    const std::size_t name = r.out.find("\"Name\":" + jsonString(baseOf(remote)));
-    if (name == std::string::npos)
-        return -1;
-    const std::size_t open = r.out.rfind('{', name);
-    const std::size_t close = r.out.find('}', name);
-    const std::size_t size = r.out.find("\"Size\":", open == std::string::npos ? 0 : open);
-    if (size == std::string::npos || (close != std::string::npos && size > close)) {
-        error = "rclone lsjson " + remote + ": no size in its output";
+    const std::optional<std::int64_t> size = statSize(r.body);
+    if (!size || *size < -1) {
+        error = "rclone stat " + remote + ": no size in its answer";
         return -2;
     }
-    return std::strtoll(r.out.c_str() + size + 7, nullptr, 10);
+    return *size;
 }
 
-RcloneUploader::Outcome RcloneUploader::upload(const Job& job, std::atomic<pid_t>& running,
+RcloneUploader::Outcome RcloneUploader::upload(RcloneDaemon& rclone, const Job& job,
                                                std::string& error, std::string& remoteName) {
-    auto failed = [&](const std::string& what, const RcloneResult& r) {
+    auto failed = [&](const std::string& what, const RcReply& r) {
         error = what + ": " + r.summary();
-        const std::string text = lower(r.err);
-        const bool permanent = r.exitCode == RCLONE_EXIT_FATAL ||
+        const std::string text = lower(r.error);
+        // 400: rclone rejected the request itself; sending it again cannot help.
+        const bool permanent = r.status == HTTP_BAD_REQUEST ||
                                text.find("permission denied") != std::string::npos ||
                                text.find("access denied") != std::string::npos ||
                                text.find("accessdenied") != std::string::npos ||
@@ -300,11 +275,11 @@ RcloneUploader::Outcome RcloneUploader::upload(const Job& job, std::atomic<pid_t
     }
     const std::uint64_t localBytes = static_cast<std::uint64_t>(st.st_size);
     const std::string dirPart = dirPartOf(job.relative);
-    const std::string base = baseOf(job.relative);
-    const std::string temp =
-        remoteJoin(m_config.remoteDirectory, dirPart + "." + base + TEMP_SUFFIX);
+    const std::string tempName = dirPart + "." + baseOf(job.relative) + TEMP_SUFFIX;
+    const std::string temp = remoteJoin(m_config.remoteDirectory, tempName);
+    const std::string dirFs = jsonQuote(m_config.remoteDirectory);
 
-    // Never replace someone else's object; recognise our own from a run that died after moveto.
+    // Never replace someone else's object; recognise our own from a run that died after the move.
     std::string stem = job.relative;
     std::string suffix;
     if (endsWith(stem, m_config.suffix) && !m_config.suffix.empty()) {
@@ -313,16 +288,17 @@ RcloneUploader::Outcome RcloneUploader::upload(const Job& job, std::atomic<pid_t
     }
     std::string finalName;
     for (unsigned counter = 0; counter < 1000 && finalName.empty(); ++counter) {
-        const std::string candidate =
-            remoteJoin(m_config.remoteDirectory, withCounter(stem, counter, suffix));
-        const std::int64_t size = remoteSize(candidate, running, error);
+        const std::string candidate = withCounter(stem, counter, suffix);
+        const std::int64_t size = remoteSize(rclone, candidate, error);
         if (size == -2)
             return Outcome::Retry;
         if (size == -1) {
             finalName = candidate;
         } else if (static_cast<std::uint64_t>(size) == localBytes) {
-            m_runner.run({"deletefile", temp}, &running);  // a leftover, if any; may be absent
-            remoteName = candidate;
+            // A leftover temporary, if any; usually absent (404), which is fine.
+            rclone.call("operations/deletefile",
+                        "{\"fs\":" + dirFs + ",\"remote\":" + jsonQuote(tempName) + "}");
+            remoteName = remoteJoin(m_config.remoteDirectory, candidate);
             return Outcome::Done;
         }
     }
@@ -330,13 +306,18 @@ RcloneUploader::Outcome RcloneUploader::upload(const Job& job, std::atomic<pid_t
         error = "no free remote name for " + job.relative;
         return Outcome::Permanent;
     }
-    RcloneResult r = m_runner.run({"copyto", job.path, temp}, &running);
-    if (r.exitCode != 0)
-        return failed("rclone copyto " + job.path + " " + temp, r);
-    const std::int64_t size = remoteSize(temp, running, error);
+    const std::string finalRemote = remoteJoin(m_config.remoteDirectory, finalName);
+    RcReply r =
+        rclone.call("operations/copyfile", "{\"srcFs\":" + jsonQuote(parentOf(job.path)) +
+                                               ",\"srcRemote\":" + jsonQuote(baseOf(job.path)) +
+                                               ",\"dstFs\":" + dirFs +
+                                               ",\"dstRemote\":" + jsonQuote(tempName) + "}");
+    if (!r.ok())
+        return failed("rclone copyfile " + job.path + " " + temp, r);
+    const std::int64_t size = remoteSize(rclone, tempName, error);
     if (size < 0) {
         if (size == -1)
-            error = "rclone copyto succeeded but " + temp + " is not listed";
+            error = "rclone copyfile succeeded but " + temp + " is not there";
         return Outcome::Retry;
     }
     if (static_cast<std::uint64_t>(size) != localBytes) {
@@ -344,10 +325,12 @@ RcloneUploader::Outcome RcloneUploader::upload(const Job& job, std::atomic<pid_t
                 std::to_string(localBytes) + " locally";
         return Outcome::Retry;
     }
-    r = m_runner.run({"moveto", temp, finalName}, &running);
-    if (r.exitCode != 0)
-        return failed("rclone moveto " + temp + " " + finalName, r);
-    remoteName = finalName;
+    r = rclone.call("operations/movefile",
+                    "{\"srcFs\":" + dirFs + ",\"srcRemote\":" + jsonQuote(tempName) +
+                        ",\"dstFs\":" + dirFs + ",\"dstRemote\":" + jsonQuote(finalName) + "}");
+    if (!r.ok())
+        return failed("rclone movefile " + temp + " " + finalRemote, r);
+    remoteName = finalRemote;
     return Outcome::Done;
 }
 

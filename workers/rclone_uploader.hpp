@@ -1,20 +1,27 @@
 // The upload half of an RCLONE target. The worker writes files into a local spool directory
 // exactly as a File target does (FileSink: `.pending`, complete on close); each complete file is
-// handed here and uploaded by `uploads` threads, each running one rclone child at a time, so a
-// slow or dead remote grows the spool and never blocks packet processing.
+// handed here and uploaded by `uploads` threads, so a slow or dead remote grows the spool and
+// never blocks packet processing. Each thread runs one upload at a time through its own
+// `rclone rcd` (rclone_rcd.hpp): one daemon per thread, not one shared, because rclone paces
+// the calls of one backend instance (e.g. WebDAV: 10 ms between requests), which would
+// serialise the parallel uploads; separate daemons behave like the separate rclone processes
+// of a parallel `rclone copyto`.
 //
 // One upload, never a partial object under a final name:
-//   1. `lsjson FINAL`: already there with the local size -> done (an earlier run uploaded it and
-//      died before removing the local copy); there with another size -> try FINAL_1, _2, ...
-//   2. `copyto LOCAL TEMP`   TEMP = ".<name>.pushcap-upload" next to FINAL (fixed per file, so a
-//                            redone upload overwrites a stale one instead of leaking it)
-//   3. `lsjson TEMP`         its size must equal the local size
-//   4. `moveto TEMP FINAL`   server-side move on remotes that have one (S3, SFTP, WebDAV, ...)
+//   1. stat FINAL:          already there with the local size -> done (an earlier run uploaded it
+//                           and died before removing the local copy); there with another size ->
+//                           try FINAL_1, _2, ...
+//   2. copyfile LOCAL TEMP  TEMP = ".<name>.pushcap-upload" next to FINAL (fixed per file, so a
+//                           redone upload overwrites a stale one instead of leaking it)
+//   3. stat TEMP            its size must equal the local size
+//   4. movefile TEMP FINAL  server-side move on remotes that have one (S3, SFTP, WebDAV, ...)
 //   5. the local file is removed, or moved to `<spool>/uploaded/` with keepLocal.
-// Any failure: logged with rclone's exit code and message, sent as an `error` event, counted,
-// retried with exponential backoff (forever unless `retries`). A permanent failure (rclone exit 7
-// "fatal", or access denied) or exhausted retries parks the file: it stays in the spool, counted
-// as pending, and is tried again when the worker restarts.
+// (operations/stat, copyfile, movefile of rclone's remote control API: the same code paths as
+// `rclone lsjson --stat`, `copyto` and `moveto`.)
+// Any failure: logged with rclone's message and HTTP status, sent as an `error` event, counted,
+// retried with exponential backoff (forever unless `retries`). A permanent failure (access
+// denied, forbidden, a request rclone rejects as invalid) or exhausted retries parks the file: it
+// stays in the spool, counted as pending, and is tried again when the worker restarts.
 //
 // Threads: enqueue()/stats()/spoolBytes() are called by the worker thread; spoolBytes() is one
 // relaxed atomic load, cheap enough for once per batch.
@@ -32,6 +39,7 @@
 #include <vector>
 
 #include "proto/child_events.hpp"
+#include "workers/rclone_rcd.hpp"
 #include "workers/rclone_remote.hpp"
 #include "workers/worker_log.hpp"
 
@@ -43,7 +51,7 @@ struct UploaderConfig {
     std::string spoolDir;         // where complete files wait
     std::string filePrefix;       // this target's files: prefix*suffix in spoolDir
     std::string suffix = ".pcap";
-    unsigned uploads = 2;  // parallel rclone children
+    unsigned uploads = 2;  // parallel uploads (threads, each with its rclone rcd)
     bool keepLocal = false;
     unsigned retries = 0;  // 0: retry forever
     std::uint64_t backoffMinNs = 500'000'000ULL;
@@ -77,8 +85,8 @@ class RcloneUploader {
     UploaderStats stats() const;
     // Nothing queued or uploading except parked files.
     bool drained() const;
-    // Stops taking new uploads, kills the rclone children running, joins the threads. Files not
-    // uploaded stay in the spool for the next run.
+    // Stops taking new uploads, stops the rclone rcd daemons (failing the transfers running),
+    // joins the threads. Files not uploaded stay in the spool for the next run.
     void stop();
 
   private:
@@ -91,17 +99,15 @@ class RcloneUploader {
     };
     enum class Outcome { Done, Retry, Permanent };
 
-    void threadMain(std::size_t index);
-    Outcome upload(const Job& job, std::atomic<pid_t>& running, std::string& error,
+    void threadMain(RcloneDaemon& rclone);
+    Outcome upload(RcloneDaemon& rclone, const Job& job, std::string& error,
                    std::string& remoteName);
-    // Size of a remote object: -1 not found, -2 error (then `error` says why).
-    std::int64_t remoteSize(const std::string& remote, std::atomic<pid_t>& running,
-                            std::string& error);
+    // Size of `name` under the remote directory: -1 not found, -2 error (`error` says why).
+    std::int64_t remoteSize(RcloneDaemon& rclone, const std::string& name, std::string& error);
     void finishLocal(const Job& job);
     void addJob(Job job);
 
     UploaderConfig m_config;
-    RcloneRunner m_runner;
     WorkerLog& m_log;
     proto::ChildEventWriter& m_events;
 
@@ -113,8 +119,8 @@ class RcloneUploader {
     std::size_t m_running = 0;
     bool m_stopping = false;
 
+    std::vector<std::unique_ptr<RcloneDaemon>> m_daemons;  // one per thread
     std::vector<std::thread> m_threads;
-    std::unique_ptr<std::atomic<pid_t>[]> m_children;  // one per thread, 0 when idle
 
     std::atomic<std::uint64_t> m_pendingBytes{0};
     std::atomic<std::uint64_t> m_pendingFiles{0};

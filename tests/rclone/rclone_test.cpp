@@ -5,8 +5,15 @@
 //      sees a final name with a partial object;
 //   4. SIGKILL of the worker during uploads: the restarted worker drains the spool and the
 //      remote holds each file once.
+//   5. the worker's rclone rcd daemons are SIGKILLed during uploads: new ones take over and the
+//      remote holds each file once;
+//   6. SpoolMax with the remote down: the worker stops taking packets (the lossless producer
+//      waits), says so, the spool stays bounded; when the remote is back, every packet arrives
+//      once. On a live ring the producer does not wait and the ring counts what the worker
+//      missed: what arrives plus what was counted lost is the whole feed.
 // The oracle is a File target reading the same ring: same names, same bytes.
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,6 +23,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -168,13 +176,14 @@ std::string logs(const std::string& dir) {
     return all;
 }
 
-std::unique_ptr<pushcap::router::RingJanitor> losslessRing() {
+std::unique_ptr<pushcap::router::RingJanitor> losslessRing(
+    pushcap::router::RingMode mode = pushcap::router::RingMode::Lossless) {
     pushcap::router::RingConfig c;
     c.instance = uniqueName("rcl");
     c.source = "src";
     c.dataCapacity = 1 << 20;
     c.maxBatchBytes = 64 << 10;
-    c.mode = pushcap::router::RingMode::Lossless;
+    c.mode = mode;
     return std::make_unique<pushcap::router::RingJanitor>(c);
 }
 
@@ -188,6 +197,86 @@ std::uint64_t slotCounter(pushcap::router::RingJanitor& ring, const std::string&
 }
 
 const std::vector<std::string> SPLIT = {"--split-time", "5e8", "--filename-epoch-nsec"};
+
+const pushcap::router::ConsumerSnapshot& consumerOf(const pushcap::router::RingSnapshot& ring,
+                                                    const std::string& consumer) {
+    for (const auto& c : ring.consumers) {
+        if (c.name == consumer)
+            return c;
+    }
+    FAIL("no consumer " << consumer << " in ring " << ring.name);
+    throw std::logic_error("unreachable");
+}
+
+// The rclone processes whose parent is `parent` (a worker's rclone rcd daemons).
+std::set<pid_t> rcloneChildren(pid_t parent) {
+    std::set<pid_t> out;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr)
+        return out;
+    while (dirent* e = ::readdir(proc)) {
+        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid <= 0)
+            continue;
+        // "pid (comm) state ppid ...": comm may hold spaces, so read from its last ')'.
+        const std::string stat = readFile("/proc/" + std::string(e->d_name) + "/stat");
+        const std::size_t open = stat.find('(');
+        const std::size_t close = stat.rfind(')');
+        if (open == std::string::npos || close == std::string::npos || close + 4 >= stat.size())
+            continue;
+        const pid_t ppid = static_cast<pid_t>(std::atoi(stat.c_str() + close + 4));
+        if (ppid == parent && stat.substr(open + 1, close - open - 1) == "rclone")
+            out.insert(pid);
+    }
+    ::closedir(proc);
+    return out;
+}
+
+bool endsWithText(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Whole pcap records (16-byte header + captured bytes) of a concatenation of records.
+std::vector<std::string> splitRecords(const std::string& records) {
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at + 16 <= records.size();) {
+        std::uint32_t caplen = 0;
+        std::memcpy(&caplen, records.data() + at + 8, 4);
+        out.push_back(records.substr(at, 16 + caplen));
+        at += 16 + caplen;
+    }
+    return out;
+}
+
+// `part` is `whole` with some records left out, the rest in order.
+bool isSubsequence(const std::vector<std::string>& part, const std::vector<std::string>& whole) {
+    std::size_t w = 0;
+    for (const std::string& r : part) {
+        while (w < whole.size() && whole[w] != r)
+            ++w;
+        if (w == whole.size())
+            return false;
+        ++w;
+    }
+    return true;
+}
+
+// Bytes in the spool's top level: complete files and the open `.pending` one.
+struct SpoolUse {
+    std::uint64_t complete = 0;
+    std::uint64_t total = 0;
+};
+
+SpoolUse spoolUse(const std::string& dir) {
+    SpoolUse u;
+    for (const std::string& n : visibleFiles(dir)) {
+        const std::uint64_t size = fileSize(dir + "/" + n);
+        u.total += size;
+        if (!endsWithText(n, ".pending"))
+            u.complete += size;
+    }
+    return u;
+}
 
 }  // namespace
 
@@ -409,5 +498,277 @@ TEST_CASE("SIGKILL of the worker during uploads: the restarted worker drains the
     requireSameFiles(tmp.path + "/ref", remoteDir + "/push");
     CHECK(visibleFiles(tmp.path + "/spool").empty());
     CHECK(slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOADS_COMPLETED) >= total);
+    ring->remove();
+}
+
+TEST_CASE("killed rclone rcd daemons are replaced: every file arrives once",
+          "[rclone][e2e][multiproc]") {
+    if (rcloneProgram().empty()) {
+        WARN("rclone not installed (scripts/install-deps.sh installs it): test skipped");
+        return;
+    }
+    TempDir tmp;
+    const double scale = testScale();
+    const std::string in = makeInput(
+        tmp.path, "--count " + std::to_string(long(20000 * scale)) + " --duration 8 --seed 11");
+    const int port = freePort();
+    const std::string remoteDir = tmp.path + "/wd";
+    auto server = webdavServer(remoteDir, port, tmp.path + "/webdav.log");
+    std::vector<std::string> env = webdavEnv("WD", port);
+    // Slow transfers (the daemons inherit the worker's environment), so the kill lands while
+    // files are still waiting and transfers run.
+    env.push_back("RCLONE_BWLIMIT=" + std::to_string(std::max(64L, long(1024 * scale))) + "k");
+
+    auto ring = losslessRing();
+    ring->addConsumer("ref");
+    ring->addConsumer("up");
+    Child ref(workerCommand(ring->name(), "ref", tmp.path + "/ref/all", SPLIT),
+              tmp.path + "/ref.log", true);
+    std::vector<std::string> args = SPLIT;
+    args.insert(args.end(), {"--mode", "rclone", "--spool-dir", tmp.path + "/spool", "--uploads",
+                             "2", "--upload-backoff-max-ms", "500"});
+    Child up(workerCommand(ring->name(), "up", "wd:push/all", args), tmp.path + "/up.log", true,
+             env);
+    REQUIRE(ref.waitReady(20s));
+    REQUIRE(up.waitReady(20s));
+    Child feeder(feederCommand(ring->name(), in), tmp.path + "/feeder.log");
+    REQUIRE(feeder.exitCode(60s) == 0);
+    REQUIRE(ref.exitCode(60s) == 0);
+    const std::size_t total = listFiles(tmp.path + "/ref").size();
+    REQUIRE(total >= 8);
+
+    REQUIRE(waitFor([&] { return !visibleFiles(remoteDir + "/push").empty(); }, 60s));
+    const std::set<pid_t> killed = rcloneChildren(up.pid());
+    REQUIRE(killed.size() == 2);  // one per upload thread
+    CHECK(visibleFiles(tmp.path + "/spool").size() >= 2);
+    for (const pid_t pid : killed)
+        ::kill(pid, SIGKILL);
+    // Replaced on the next call.
+    std::set<pid_t> replacements;
+    REQUIRE(waitFor(
+        [&] {
+            for (const pid_t pid : rcloneChildren(up.pid())) {
+                if (killed.count(pid) == 0)
+                    replacements.insert(pid);
+            }
+            return !replacements.empty();
+        },
+        60s));
+
+    const auto code = up.exitCode(120s);
+    INFO(readFile(up.logFile()));
+    REQUIRE(code == 0);
+    requireSameFiles(tmp.path + "/ref", remoteDir + "/push");
+    CHECK(visibleFiles(tmp.path + "/spool").empty());
+    CHECK(slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOADS_COMPLETED) == total);
+    // No daemon outlives its worker (the worker reaps them before it exits).
+    for (const pid_t pid : replacements)
+        CHECK(::kill(pid, 0) != 0);
+    ring->remove();
+}
+
+TEST_CASE("SpoolMax: a dead remote stops the worker, back-pressures the feed, loses nothing",
+          "[rclone][e2e][multiproc]") {
+    if (rcloneProgram().empty()) {
+        WARN("rclone not installed (scripts/install-deps.sh installs it): test skipped");
+        return;
+    }
+    TempDir tmp;
+    // Not scaled: the sizes are chosen against the ring (1 MiB) and SpoolMax, so the feed must
+    // outgrow both (~4.4 MB in 16 files of ~275 KB), and that is small even under sanitizers.
+    const std::string in = makeInput(tmp.path, "--count 12000 --duration 8 --seed 10");
+    const std::uint64_t spoolMax = 600'000;
+    const int port = freePort();
+    const std::string remoteDir = tmp.path + "/wd";
+    const std::string spool = tmp.path + "/spool";
+    const std::vector<std::string> env = webdavEnv("WD", port);
+
+    auto ring = losslessRing();
+    ring->addConsumer("ref");
+    ring->addConsumer("up");
+    Child ref(workerCommand(ring->name(), "ref", tmp.path + "/ref/all", SPLIT),
+              tmp.path + "/ref.log", true);
+    std::vector<std::string> args = SPLIT;
+    args.insert(args.end(), {"--mode", "rclone", "--spool-dir", spool, "--spool-max",
+                             std::to_string(spoolMax), "--upload-backoff-max-ms", "300"});
+    // The remote is down from the start: nothing leaves the spool.
+    Child up(workerCommand(ring->name(), "up", "wd:push/all", args), tmp.path + "/up.log", true,
+             env);
+    REQUIRE(ref.waitReady(20s));
+    REQUIRE(up.waitReady(20s));
+
+    // The spool's high-water marks over the whole run.
+    std::atomic<bool> polling{true};
+    std::atomic<std::uint64_t> maxComplete{0}, maxTotal{0};
+    std::thread poller([&] {
+        while (polling.load()) {
+            const SpoolUse u = spoolUse(spool);
+            maxComplete.store(std::max(maxComplete.load(), u.complete));
+            maxTotal.store(std::max(maxTotal.load(), u.total));
+            std::this_thread::sleep_for(2ms);
+        }
+    });
+    struct StopPoller {
+        std::atomic<bool>& polling;
+        std::thread& poller;
+        ~StopPoller() {
+            polling = false;
+            if (poller.joinable())
+                poller.join();
+        }
+    } stopPoller{polling, poller};
+
+    Child feeder(feederCommand(ring->name(), in), tmp.path + "/feeder.log");
+    const std::string fullLine = "taking no packets until uploads catch up";
+    REQUIRE(
+        waitFor([&] { return readFile(up.logFile()).find(fullLine) != std::string::npos; }, 60s));
+    // Back-pressure: the ring fills up behind the stopped worker and the producer waits.
+    const std::uint64_t capacity = ring->snapshot().capacity;
+    const std::uint64_t maxBatch = 64 << 10;
+    REQUIRE(waitFor(
+        [&] {
+            const auto s = ring->snapshot();
+            return s.producerWaits > 0 &&
+                   s.writePos - consumerOf(s, "up").committedPos + 2 * maxBatch > capacity;
+        },
+        60s));
+    const auto stalled = ring->snapshot();
+    const auto& upStalled = consumerOf(stalled, "up");
+    // While the worker keeps failing uploads (so it is alive, retrying and committing its
+    // counters), it reads nothing and the producer stays blocked.
+    const std::uint64_t failures =
+        slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOAD_FAILURES);
+    REQUIRE(waitFor(
+        [&] {
+            return slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOAD_FAILURES) >=
+                   failures + 3;
+        },
+        60s));
+    const auto later = ring->snapshot();
+    const auto& upLater = consumerOf(later, "up");
+    CHECK(upLater.readPos == upStalled.readPos);
+    CHECK(upLater.committedPos == upStalled.committedPos);
+    CHECK(later.writePos == stalled.writePos);
+    CHECK(later.publishedPackets < 12000);
+    CHECK(feeder.running());
+    // Reported: the pending gauge in the slot is at or above SpoolMax, and nothing went up.
+    const std::uint64_t pending = slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOAD_PENDING);
+    CHECK(pushcap::workers::uploadPendingBytes(pending) >= spoolMax);
+    CHECK(pushcap::workers::uploadPendingFiles(pending) >= 1);
+    CHECK(slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOADS_COMPLETED) == 0);
+    CHECK(spoolUse(spool).complete == pushcap::workers::uploadPendingBytes(pending));
+
+    // The remote comes back: the spool drains, the worker reads again, the push completes.
+    auto server = webdavServer(remoteDir, port, tmp.path + "/webdav.log");
+    REQUIRE(feeder.exitCode(120s) == 0);
+    REQUIRE(ref.exitCode(60s) == 0);
+    const auto code = up.exitCode(120s);
+    polling = false;
+    poller.join();
+    INFO(readFile(up.logFile()));
+    REQUIRE(code == 0);
+    CHECK(readFile(up.logFile()).find("spool below SpoolMax again: taking packets") !=
+          std::string::npos);
+
+    // Every packet exactly once, byte-identical: same files as the File target, and together
+    // the same records as tcpdump reads from the input.
+    requireSameFiles(tmp.path + "/ref", remoteDir + "/push");
+    CHECK(concatenatedRecords(remoteDir + "/push", ".pcap") == oracle(in, "", tmp.path).records);
+    CHECK(visibleFiles(spool).empty());
+    const std::size_t files = listFiles(tmp.path + "/ref").size();
+    CHECK(slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOADS_COMPLETED) == files);
+
+    // Bounded: complete files overshoot SpoolMax by at most the file that crossed it, and the
+    // open file then holds at most the rest of that batch.
+    std::uint64_t largest = 0;
+    for (const std::string& n : listFiles(tmp.path + "/ref"))
+        largest = std::max(largest, fileSize(tmp.path + "/ref/" + n));
+    CHECK(maxComplete.load() >= spoolMax);
+    CHECK(maxComplete.load() < spoolMax + largest);
+    CHECK(maxTotal.load() <= spoolMax + largest + maxBatch + 24);
+    ring->remove();
+}
+
+TEST_CASE("SpoolMax on a live ring: the producer goes on, the ring counts what the worker missed",
+          "[rclone][e2e][multiproc]") {
+    if (rcloneProgram().empty()) {
+        WARN("rclone not installed (scripts/install-deps.sh installs it): test skipped");
+        return;
+    }
+    TempDir tmp;
+    // As in the lossless case: sized against the ring and SpoolMax, not scaled.
+    const std::uint64_t total = 12000;
+    const std::string in = makeInput(tmp.path, "--count 12000 --duration 8 --seed 12");
+    const std::uint64_t spoolMax = 600'000;
+    const int port = freePort();
+    const std::string remoteDir = tmp.path + "/wd";
+    const std::string spool = tmp.path + "/spool";
+
+    auto ring = losslessRing(pushcap::router::RingMode::Live);
+    ring->addConsumer("up");
+    std::vector<std::string> args = SPLIT;
+    args.insert(args.end(), {"--mode", "rclone", "--spool-dir", spool, "--spool-max",
+                             std::to_string(spoolMax), "--upload-backoff-max-ms", "300"});
+    Child up(workerCommand(ring->name(), "up", "wd:push/all", args), tmp.path + "/up.log", true,
+             webdavEnv("WD", port));
+    REQUIRE(up.waitReady(20s));
+    std::atomic<bool> polling{true};
+    std::atomic<std::uint64_t> maxComplete{0};
+    std::thread poller([&] {
+        while (polling.load()) {
+            maxComplete.store(std::max(maxComplete.load(), spoolUse(spool).complete));
+            std::this_thread::sleep_for(2ms);
+        }
+    });
+    struct StopPoller {
+        std::atomic<bool>& polling;
+        std::thread& poller;
+        ~StopPoller() {
+            polling = false;
+            if (poller.joinable())
+                poller.join();
+        }
+    } stopPoller{polling, poller};
+
+    // Paced so that a worker taking packets keeps up: what it misses is missed because it
+    // stopped. The remote is down from the start.
+    Child feeder(
+        feederCommand(ring->name(), in, {"--batch-packets", "16", "--batch-delay-us", "1500"}),
+        tmp.path + "/feeder.log");
+    REQUIRE(waitFor(
+        [&] {
+            return readFile(up.logFile()).find("taking no packets until uploads catch up") !=
+                   std::string::npos;
+        },
+        60s));
+    // Not back-pressured: the feed completes while the worker takes nothing.
+    REQUIRE(feeder.exitCode(120s) == 0);
+    CHECK(slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOADS_COMPLETED) == 0);
+
+    auto server = webdavServer(remoteDir, port, tmp.path + "/webdav.log");
+    const auto code = up.exitCode(120s);
+    polling = false;
+    poller.join();
+    INFO(readFile(up.logFile()));
+    REQUIRE(code == 0);
+
+    const std::uint64_t lost = slotCounter(*ring, "up", pushcap::router::COUNTER_PACKETS_LOST);
+    const std::uint64_t written =
+        slotCounter(*ring, "up", pushcap::workers::WORKER_PACKETS_WRITTEN);
+    CHECK(lost > 0);
+    CHECK(written + lost == total);
+    // What arrived is the input minus the lost packets, in order, each once, byte-identical.
+    const std::vector<std::string> arrived =
+        splitRecords(concatenatedRecords(remoteDir + "/push", ".pcap"));
+    CHECK(arrived.size() == written);
+    CHECK(isSubsequence(arrived, splitRecords(oracle(in, "", tmp.path).records)));
+    CHECK(visibleFiles(spool).empty());
+    const std::vector<std::string> files = visibleFiles(remoteDir + "/push");
+    CHECK(slotCounter(*ring, "up", pushcap::workers::WORKER_UPLOADS_COMPLETED) == files.size());
+    std::uint64_t largest = 0;
+    for (const std::string& n : files)
+        largest = std::max(largest, fileSize(remoteDir + "/push/" + n));
+    CHECK(maxComplete.load() >= spoolMax);
+    CHECK(maxComplete.load() < spoolMax + largest);
     ring->remove();
 }

@@ -1,15 +1,23 @@
 // RCLONE configuration: Lua keys, their validation messages, the worker command line, and how a
-// remote Path splits into remote directory and file-name prefix.
+// remote Path splits into remote directory and file-name prefix; the rc JSON helpers, and the
+// rclone rcd an uploader drives (against local directories, so no server is needed).
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "supervisor/child_commands.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/config_error.hpp"
 #include "workers/config_error.hpp"
+#include "workers/rclone_rcd.hpp"
 #include "workers/rclone_remote.hpp"
 #include "workers/slot_counters.hpp"
 #include "workers/worker_config.hpp"
@@ -134,4 +142,86 @@ TEST_CASE("pending uploads pack files and bytes into one slot counter", "[unit][
     CHECK(uploadPendingFiles(p) == 12);
     CHECK(uploadPendingBytes(p) == 5'000'000'000ULL);
     CHECK(uploadPendingFiles(packUploadPending(1'000'000, 1)) == 0xffff);  // saturates
+}
+
+TEST_CASE("rc requests quote names; rc answers are read back", "[unit][rclone]") {
+    using namespace workers;
+    CHECK(jsonQuote("a\"b\\c\nd") == "\"a\\\"b\\\\c\\u000ad\"");
+    CHECK(jsonQuote("caf\xc3\xa9") == "\"caf\xc3\xa9\"");  // UTF-8 passes through
+    const std::string error =
+        "{\n\t\"error\": \"read metadata failed: Propfind \\\"http://x/push\\\": refused "
+        "\\u00e9\",\n\t\"input\": {\"fs\": \"error\"},\n\t\"status\": 500\n}\n";
+    CHECK(jsonStringField(error, "error") ==
+          std::optional<std::string>("read metadata failed: Propfind \"http://x/push\": "
+                                     "refused \xc3\xa9"));
+    CHECK(jsonStringField(error, "status") == std::nullopt);                // a number
+    CHECK(jsonStringField("{\"a\": \"error\"}", "error") == std::nullopt);  // a value, not a key
+    CHECK(statSize("{\n\t\"item\": null\n}") == -1);
+    CHECK(statSize("{\"item\": {\"Path\": \"a\\\"Size\\\": 7\", \"Name\": \"Size\", "
+                   "\"Size\": 4280075, \"IsDir\": false}}") == 4280075);
+    CHECK(statSize("{}") == std::nullopt);
+    CHECK(statSize("{\"item\": {\"Name\": \"x\"}}") == std::nullopt);
+}
+
+TEST_CASE("the rclone rcd copies, moves, answers errors and is restarted after it dies",
+          "[unit][rclone]") {
+    using namespace workers;
+    if (std::system("command -v rclone >/dev/null 2>&1") != 0) {
+        WARN("rclone not installed (scripts/install-deps.sh installs it): test skipped");
+        return;
+    }
+    char tmpl[] = "/tmp/pushcap-rcd-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    const std::string dir = tmpl;
+    REQUIRE(::mkdir((dir + "/src").c_str(), 0755) == 0);
+    std::ofstream(dir + "/src/a.pcap") << std::string(100000, 'x');
+    const std::string dst = jsonQuote(dir + "/dst");
+
+    RcloneDaemon rclone(RcloneSettings{});
+    RcReply r =
+        rclone.call("operations/copyfile", "{\"srcFs\":" + jsonQuote(dir + "/src") +
+                                               ",\"srcRemote\":\"a.pcap\",\"dstFs\":" + dst +
+                                               ",\"dstRemote\":\".a.tmp\"}");
+    INFO(r.summary());
+    REQUIRE(r.ok());
+    const pid_t first = rclone.pid();
+    CHECK(first > 0);
+    r = rclone.call("operations/stat", "{\"fs\":" + dst + ",\"remote\":\".a.tmp\"}");
+    CHECK(statSize(r.body) == 100000);
+    r = rclone.call("operations/movefile", "{\"srcFs\":" + dst + ",\"srcRemote\":\".a.tmp\"," +
+                                               "\"dstFs\":" + dst + ",\"dstRemote\":\"a.pcap\"}");
+    CHECK(r.ok());
+    r = rclone.call("operations/stat", "{\"fs\":" + dst + ",\"remote\":\".a.tmp\"}");
+    CHECK(statSize(r.body) == -1);
+    // rclone's own message comes back with the HTTP status.
+    r = rclone.call("operations/copyfile", "{\"srcFs\":" + jsonQuote(dir + "/src") +
+                                               ",\"srcRemote\":\"missing\",\"dstFs\":" + dst +
+                                               ",\"dstRemote\":\"x\"}");
+    CHECK(r.status == 404);
+    CHECK(r.summary() == "HTTP 404: object not found");
+
+    // Killed: the next call starts a new daemon and succeeds.
+    REQUIRE(::kill(first, SIGKILL) == 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (rclone.pid() == first && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    r = rclone.call("operations/stat", "{\"fs\":" + dst + ",\"remote\":\"a.pcap\"}");
+    INFO(r.summary());
+    CHECK(statSize(r.body) == 100000);
+    CHECK(rclone.pid() > 0);
+    CHECK(rclone.pid() != first);
+
+    rclone.stop();
+    CHECK(rclone.pid() == 0);
+    r = rclone.call("operations/stat", "{\"fs\":" + dst + ",\"remote\":\"a.pcap\"}");
+    CHECK(r.status == 0);
+    CHECK_THAT(r.error, Catch::Contains("stopping"));
+    CHECK(std::system(("rm -rf '" + dir + "'").c_str()) == 0);
+}
+
+TEST_CASE("a missing rclone is reported by the rcd call, not thrown", "[unit][rclone]") {
+    workers::RcloneDaemon rclone(workers::RcloneSettings{"/nonexistent/rclone", ""});
+    const workers::RcReply r = rclone.call("rc/noop", "{}");
+    CHECK(r.status == 0);
+    CHECK_THAT(r.summary(), Catch::Contains("cannot run /nonexistent/rclone: not found"));
 }
