@@ -515,8 +515,16 @@ void Supervisor::reload() {
             continue;
         }
         c->removeWhenStopped = false;
-        if (c->fingerprint == t.fingerprint())
+        if (c->fingerprint == t.fingerprint()) {
+            // osmo-pcap-server starts new files on SIGHUP (for log rotation scripts); so do its
+            // clients' outputs here. A worker not yet running has no file to complete.
+            if (m_config.osmoFormat && !t.collectorClient.empty() && c->proc.pid > 0 &&
+                c->state == ChildState::Running) {
+                ::kill(c->proc.pid, SIGUSR1);
+                cc->add_new_files(t.desc);
+            }
             continue;
+        }
         cc->add_restarted(t.desc);
         ChildSpec spec = workerSpec(t);
         if (c->proc.pid > 0) {
@@ -559,8 +567,9 @@ void Supervisor::reload() {
     m_config.targets = next.targets;
     m_config.collector.output = next.collector.output;
     cc->set_accepted(true);
-    spdlog::info("reloaded {}: {} started, {} restarted, {} stopped", m_config.file,
-                 cc->started_size(), cc->restarted_size(), cc->stopped_size());
+    spdlog::info("reloaded {}: {} started, {} restarted, {} stopped, {} starting new files",
+                 m_config.file, cc->started_size(), cc->restarted_size(), cc->stopped_size(),
+                 cc->new_files_size());
     m_status->publish("config_changed", e);
 }
 

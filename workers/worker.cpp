@@ -96,7 +96,7 @@ void Worker::check(const WorkerConfig& config) {
     }
 }
 
-int Worker::run(const std::atomic<bool>& stop) {
+int Worker::run(const std::atomic<bool>& stop, std::atomic<bool>* newFile) {
     m_stop = &stop;
     m_reader = std::make_unique<router::RingReader>(m_config.ring, m_config.name);
     m_live = m_reader->mode() == router::RingMode::Live;
@@ -138,6 +138,13 @@ int Worker::run(const std::atomic<bool>& stop) {
     bool endOfStream = false;
     router::BatchView view;
     while (ok && !stop.load(std::memory_order_relaxed)) {
+        if (newFile != nullptr && newFile->exchange(false, std::memory_order_relaxed)) {
+            if (m_file.open) {
+                m_log->info("asked for a new file: completing " + m_file.name);
+                ok = completeFile(m_reader->position(), 0);
+                continue;
+            }
+        }
         if (m_uploader && spoolFull()) {
             onIdle();
             std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -42,7 +42,9 @@ class Worker {
     static void check(const WorkerConfig& config);
 
     // Attaches, resumes, and processes until end of stream or `stop`. Returns the exit code.
-    int run(const std::atomic<bool>& stop);
+    // `newFile` (SIGUSR1 in pushcap-worker) completes the open file; the next packet starts a new
+    // one (osmo-pcap-server starts new files on SIGHUP; pushcapd passes that on).
+    int run(const std::atomic<bool>& stop, std::atomic<bool>* newFile = nullptr);
 
   private:
     struct Counters {

@@ -50,6 +50,7 @@ std::string workerUsage() {
            "  --file-per-connection: complete the file when the source's connection ends or is\n"
            "   replaced (collector clients, as osmo-pcap-server does)\n"
            "  --file-mode: mode of complete files (default 0644; .pending files are 0600)\n"
+           "  SIGUSR1: complete the open file now; the next packet starts a new one\n"
            "  --quiet: only warnings and errors on stderr; everything goes to the --log-dir file\n"
            "  --mode rclone: PATH is \"remote:bucket/dir/prefix\"; files are written to a spool\n"
            "   directory, then uploaded with rclone (temporary name, size check, moveto):\n"

@@ -16,9 +16,14 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_newFile{false};
 
 void onSignal(int) {
     g_stop.store(true, std::memory_order_relaxed);
+}
+
+void onNewFile(int) {
+    g_newFile.store(true, std::memory_order_relaxed);
 }
 
 void installSignals() {
@@ -28,6 +33,8 @@ void installSignals() {
     sa.sa_flags = 0;  // no SA_RESTART: a futex wait returns at once
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
+    sa.sa_handler = onNewFile;
+    sigaction(SIGUSR1, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -50,7 +57,7 @@ int main(int argc, char** argv) {
         }
         installSignals();
         Worker worker(config);
-        return worker.run(g_stop);
+        return worker.run(g_stop, &g_newFile);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "pushcap-worker[%s]: %s\n%s", target.c_str(), e.what(),
                      workerUsage().c_str());

@@ -232,6 +232,7 @@ class CollectorRig {
             m_workerArgs.push_back(w);
         }
     }
+    void signalWorker(std::size_t index, int signal) { ::kill(m_workers[index], signal); }
     // SIGKILL and start again worker `index`, as pushcapd's restart would.
     void restartWorker(std::size_t index, const std::string& logName) {
         ::kill(m_workers[index], SIGKILL);
@@ -440,6 +441,42 @@ TEST_CASE("collected traffic: a restarted worker leaves another client's open fi
         CHECK(rig.stop());
         CHECK(readAny(out + "/" + completeFiles(out, "trace-eta-")[0]) == sent);
         CHECK(completeFiles(out, "trace-theta-").empty());
+    }
+    removeTree(dir);
+}
+
+TEST_CASE("collected traffic: SIGUSR1 starts a new file without losing a packet",
+          "[e2e][capture][collector]") {
+    const std::string dir = makeTempDir();
+    const std::string out = dir + "/out";
+    {
+        CollectorRig rig(dir, {{"iota", "127.0.0.1", {"--path", out + "/"}}});
+        const std::uint64_t t0 = secondStartUs(40);
+        std::vector<Packet> sent;
+        OsmoSender s(rig.port, "127.0.0.1", false);
+        for (std::uint32_t i = 0; i < 25; ++i)
+            sent.push_back(s.packet(t0 + i, 120, i));
+        const std::string pending = out + "/trace-iota-" +
+                                    stamp(static_cast<std::uint32_t>(t0 / 1'000'000)) +
+                                    ".pcap.pending";
+        REQUIRE(rig.waitFor([&] { return fileSize(pending) >= 24 + 25 * (16 + 120); }, 20'000));
+        // What pushcapd sends each client output on SIGHUP in --osmo-config mode.
+        rig.signalWorker(0, SIGUSR1);
+        REQUIRE(rig.waitFor([&] { return completeFiles(out, "trace-iota-").size() == 1; }, 20'000));
+        // The connection goes on; its next packets open the next file.
+        for (std::uint32_t i = 25; i < 60; ++i)
+            sent.push_back(s.packet(t0 + 1'000'000 + i, 120, i));
+        s.close();
+        REQUIRE(rig.waitFor([&] { return completeFiles(out, "trace-iota-").size() == 2; }, 20'000));
+        INFO(rig.logs());
+        CHECK(rig.stop());
+        std::vector<Packet> got;
+        for (const std::string& name : completeFiles(out, "trace-iota-")) {
+            const std::vector<Packet> part = readAny(out + "/" + name);
+            got.insert(got.end(), part.begin(), part.end());
+        }
+        CHECK(readAny(out + "/" + completeFiles(out, "trace-iota-")[0]).size() == 25);
+        CHECK(got == sent);
     }
     removeTree(dir);
 }

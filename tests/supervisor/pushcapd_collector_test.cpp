@@ -59,13 +59,6 @@ std::string osmoConfig(const std::string& base, int port) {
            " client gamma 127.0.0.3 no-store\n";
 }
 
-bool workerHasCollectorFlags() {
-    TempDir dir;
-    runShell(quote(binDir() + "/pushcap-worker") + " --help > " + quote(dir.path + "/help") +
-             " 2>&1");
-    return readFile(dir.path + "/help").find("--file-per-connection") != std::string::npos;
-}
-
 std::pair<int, std::string> run(const std::string& command, const std::string& dir) {
     const std::string out = dir + "/" + uniqueName("out");
     const int code = runShell(command + " > " + quote(out) + " 2>&1");
@@ -143,10 +136,6 @@ TEST_CASE("pushcapd --osmo-config --check shows the collector and the clients' o
 TEST_CASE(
     "pushcapd --osmo-config stores each client's stream in trace-<name>-<time> files, exactly",
     "[e2e][multiproc][supervisor][collector]") {
-    if (!workerHasCollectorFlags()) {
-        WARN("skipped: pushcap-worker has no --file-per-connection yet");
-        return;
-    }
     TempDir dir;
     const std::string base = dir.path + "/trace";
     const int port = freePort();
@@ -235,10 +224,6 @@ TEST_CASE(
 
 TEST_CASE("SIGHUP reads the osmo-pcap-server file again: outputs follow, a bad file is rejected",
           "[e2e][multiproc][supervisor][collector]") {
-    if (!workerHasCollectorFlags()) {
-        WARN("skipped: pushcap-worker has no --file-per-connection yet");
-        return;
-    }
     TempDir dir;
     const int port = freePort();
     const std::string cfg = dir.path + "/osmo-pcap-server.cfg";
@@ -258,12 +243,18 @@ TEST_CASE("SIGHUP reads the osmo-pcap-server file again: outputs follow, a bad f
         return ok;
     };
     REQUIRE(logged("beta: ready"));
+    REQUIRE(logged("alpha: ready"));
+
+    // The same file again: osmo-pcap-server's SIGHUP, a new file for every client output
+    // (the workers' side is tested in collector_files_test).
+    d.kill(SIGHUP);
+    CHECK(logged("reloaded " + cfg + ": 0 started, 0 restarted, 0 stopped, 2 starting new files"));
 
     // An output setting changes: both outputs restart with it.
     std::ofstream(cfg) << std::regex_replace(text, std::regex(" no max-file-size\n"),
                                              " max-file-size 1000000\n");
     d.kill(SIGHUP);
-    CHECK(logged("reloaded " + cfg + ": 0 started, 2 restarted, 0 stopped"));
+    CHECK(logged("reloaded " + cfg + ": 0 started, 2 restarted, 0 stopped, 0 starting new files"));
 
     // A new client needs a new capture: logged, applied at the next start.
     std::ofstream(cfg) << text + " client delta 127.0.0.4\n";
@@ -285,10 +276,6 @@ TEST_CASE(
     "pushcapd --osmo-config with `tls allow-auth x509`: only clients with a verifying, unrevoked "
     "certificate are stored",
     "[e2e][multiproc][supervisor][collector][tls]") {
-    if (!workerHasCollectorFlags()) {
-        WARN("skipped: pushcap-worker has no --file-per-connection yet");
-        return;
-    }
     if (runShell("command -v certtool > /dev/null") != 0) {
         WARN("skipped: certtool (gnutls-bin) is not installed");
         return;
