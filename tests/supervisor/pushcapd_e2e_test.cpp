@@ -438,7 +438,8 @@ TEST_CASE("children die with pushcapd, even when it is SIGKILLed",
         << "local Config = {}\nConfig.Target = {}\n"
         << "table.insert(Config.Target, { Desc = 'orphan', Mode = 'File', Path = '" << dir.path
         << "/o/x' })\nreturn Config\n";
-    Child d(pushcapd(dir.path + "/live.lua", dir.path, {"-i", "lo"}), dir.path + "/pushcapd.log");
+    const std::vector<std::string> argv = pushcapd(dir.path + "/live.lua", dir.path, {"-i", "lo"});
+    Child d(argv, dir.path + "/pushcapd.log");
     std::vector<pid_t> children;
     REQUIRE(waitFor(
         [&] {
@@ -459,6 +460,8 @@ TEST_CASE("children die with pushcapd, even when it is SIGKILLed",
             });
         },
         30s));
+    // A SIGKILLed pushcapd cannot remove its ring (the next start of the instance reuses it).
+    ::unlink(("/dev/shm/pushcap." + argv[4] + ".capture").c_str());
 }
 
 TEST_CASE("the systemd unit passes systemd-analyze verify", "[e2e][supervisor]") {
@@ -532,6 +535,7 @@ TEST_CASE("Mode Remote streams a target to a collector: what it stores equals tc
     CHECK(collector.exitCode(30s) == 0);
     CHECK(store.exitCode(30s) == 0);
     INFO(readFile(dir.path + "/collector.log"));
+    ring.remove();
     const PcapFile want = oracle(input, TCP_FILTER, dir.path);
     REQUIRE(want.packets > 0);
     CHECK(concatenatedRecords(dir.path + "/stored", ".pcap") == want.records);
