@@ -18,6 +18,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Rings of this process's pushcapd instances ("e2e<pid>x<n>") that a pushcapd killed before its
+// clean-up left in /dev/shm, removed when the test program ends.
+struct RingSweeper {
+    ~RingSweeper() {
+        const std::string prefix = "pushcap.e2e" + std::to_string(::getpid()) + "x";
+        if (DIR* d = ::opendir("/dev/shm")) {
+            while (dirent* e = ::readdir(d)) {
+                if (std::string(e->d_name).rfind(prefix, 0) == 0)
+                    ::unlink(("/dev/shm/" + std::string(e->d_name)).c_str());
+            }
+            ::closedir(d);
+        }
+    }
+} g_ringSweeper;
+
 const char* const TCP_FILTER = "net 192.168.1.0/24 and tcp";
 
 std::string sourceDir() {
