@@ -50,6 +50,25 @@ std::byte* Batcher::reserve(const router::BatchMeta& meta, std::uint32_t& captur
     return m_space.data() + m_used;
 }
 
+std::span<std::byte> Batcher::space(const router::BatchMeta& meta) noexcept {
+    // A batch without room for another record header is published first, so the span returned
+    // is empty only when no batch could be had.
+    if (m_packets != 0 && (meta.sourceId != m_meta.sourceId || meta.linkType != m_meta.linkType ||
+                           meta.snaplen != m_meta.snaplen ||
+                           m_used + sizeof(router::PcapRecordHeader) > m_maxPayload)) {
+        flush();
+    }
+    if (m_packets == 0) {
+        if (m_space.empty() && !open()) {
+            ++m_stats.ringFull;
+            return {};
+        }
+        m_meta = meta;
+        m_openedAt = monotonicNowNs();
+    }
+    return m_space.subspan(m_used, m_maxPayload - m_used);
+}
+
 void Batcher::flush() {
     if (m_packets == 0)
         return;

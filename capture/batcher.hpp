@@ -2,8 +2,9 @@
 //
 // A batch holds one source id, one link type and one snaplen (router/ring_layout.hpp), so a
 // record for another (source, link type) publishes the open batch first. Records are written
-// straight into the ring's reserved space: reserve() -> fill 16-byte header + data -> commit().
-// The per-packet calls never allocate, log or throw.
+// straight into the ring's reserved space: reserve() -> fill 16-byte header + data -> commit(), or
+// many at once: space() -> fill -> commitRecords(). The per-packet calls never allocate, log or
+// throw.
 #pragma once
 
 #include <array>
@@ -48,6 +49,18 @@ class Batcher {
     void commit(std::uint32_t captured) noexcept {
         m_used += static_cast<std::uint32_t>(sizeof(router::PcapRecordHeader)) + captured;
         ++m_packets;
+        m_stats.bytes += captured;
+    }
+    // Bulk filling, for a source whose records arrive already framed (a pcap file): the free part
+    // of the open batch for records of `meta`, opening one if needed (publishing the open one
+    // first if its meta differs). Empty if the ring had no space before a stop was requested or
+    // the wait expired. Records written there are taken with commitRecords().
+    std::span<std::byte> space(const router::BatchMeta& meta) noexcept;
+    // Takes `bytes` at the start of space(): `packets` whole records with `captured` data bytes.
+    void commitRecords(std::uint32_t bytes, std::uint32_t packets,
+                       std::uint64_t captured) noexcept {
+        m_used += bytes;
+        m_packets += packets;
         m_stats.bytes += captured;
     }
     // Publishes the open batch, if it has records.

@@ -18,6 +18,7 @@ constexpr std::size_t CURSOR_BYTES = 40;
 constexpr std::size_t CHUNK_BYTES = 4 << 20;
 constexpr std::uint32_t MAX_BLOCK = 16 << 20;  // far above any real pcapng block
 constexpr unsigned PACKETS_PER_PUMP = 8192;
+constexpr unsigned BATCHES_PER_PUMP = 16;
 
 constexpr std::uint32_t PCAP_US = 0xa1b2c3d4, PCAP_NS = 0xa1b23c4d;
 constexpr std::uint32_t NG_SHB = 0x0A0D0D0A, NG_IDB = 1, NG_PB = 2, NG_SPB = 3, NG_EPB = 6;
@@ -61,7 +62,8 @@ std::uint64_t getU64(const std::uint8_t* p) {
 }  // namespace
 
 // Sequential reads in large chunks; records are parsed in place. need() compacts and refills,
-// so a record that straddles two chunks is still contiguous.
+// so a record that straddles two chunks is still contiguous. The chunk buffer is allocated on the
+// first need(): a pcap file pushed in bulk (readInto) never needs it.
 class ChunkReader {
   public:
     explicit ChunkReader(const std::string& path) : m_path(path) {
@@ -74,7 +76,6 @@ class ChunkReader {
             throw std::runtime_error("file " + path + ": not a regular file");
         }
         ::posix_fadvise(m_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        m_buf.resize(CHUNK_BYTES);
     }
     ~ChunkReader() { ::close(m_fd); }
     ChunkReader(const ChunkReader&) = delete;
@@ -93,8 +94,8 @@ class ChunkReader {
             m_end -= m_pos;
             m_pos = 0;
         }
-        if (n > m_buf.size())
-            m_buf.resize(n);  // only for blocks above CHUNK_BYTES
+        if (m_buf.size() < std::max(n, CHUNK_BYTES))
+            m_buf.resize(std::max(n, CHUNK_BYTES));  // n: only for blocks above CHUNK_BYTES
         while (m_end < n) {
             const ssize_t got = ::read(m_fd, m_buf.data() + m_end, m_buf.size() - m_end);
             if (got < 0 && errno == EINTR)
@@ -109,6 +110,51 @@ class ChunkReader {
         }
         return true;
     }
+    // Copies up to `n` bytes from the current position to `dst`, bytes already buffered first, the
+    // rest read(2) straight into `dst`: the bulk path's only copy. Fewer than `n` only at the end
+    // of the file or on a read error (then see readError()).
+    std::size_t readInto(std::byte* dst, std::size_t n) noexcept {
+        std::size_t done = std::min(n, m_end - m_pos);
+        if (done != 0)
+            std::memcpy(dst, m_buf.data() + m_pos, done);
+        m_pos += done;
+        if (m_pos == m_end) {
+            m_base += m_end;
+            m_pos = m_end = 0;
+        }
+        while (done < n && !m_eof) {
+            const ssize_t got = ::read(m_fd, dst + done, n - done);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (got < 0)
+                    m_readError = errno;
+                m_eof = true;
+                break;
+            }
+            done += static_cast<std::size_t>(got);
+            m_base += static_cast<std::size_t>(got);
+        }
+        return done;
+    }
+    // Gives back the last `n` bytes readInto() handed out (`src` holds them), so the position is
+    // right after what the caller took.
+    void unread(const std::byte* src, std::size_t n) {
+        if (n == 0)
+            return;
+        if (m_end != 0) {
+            m_pos -= n;  // they all came from the buffer, which still holds them
+            return;
+        }
+        if (n > m_buf.size())
+            m_buf.resize(std::max(n, CHUNK_BYTES));
+        std::memcpy(m_buf.data(), src, n);
+        m_end = n;
+        m_base -= n;
+    }
+    // The file's magic (first 4 bytes, file byte order) without moving the position; false if the
+    // file is shorter.
+    bool magic(std::uint32_t& out) const noexcept { return ::pread(m_fd, &out, 4, 0) == 4; }
     const std::byte* data() const { return m_buf.data() + m_pos; }
     std::size_t available() const { return m_end - m_pos; }
     void advance(std::size_t n) { m_pos += n; }
@@ -163,10 +209,10 @@ FileSource::FileSource(std::vector<std::string> files, std::span<const std::uint
         struct stat st {};
         m_fileSizes.push_back(::stat(f.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size)
                                                           : 0);
-        ChunkReader r(f);
-        if (!r.need(4))
+        const ChunkReader r(f);
+        std::uint32_t magic = 0;
+        if (!r.magic(magic))
             throw std::runtime_error("file " + f + ": empty or shorter than a file header");
-        const std::uint32_t magic = load32(r.data(), false);
         const bool known = magic == PCAP_US || magic == PCAP_NS ||
                            magic == __builtin_bswap32(PCAP_US) ||
                            magic == __builtin_bswap32(PCAP_NS) || magic == NG_SHB;
@@ -229,9 +275,9 @@ void FileSource::openFile(std::size_t index, std::uint64_t offset, std::uint64_t
     m_skippedSoFar = 0;
     m_haveSection = false;
     m_ifaces.clear();
-    if (!m_reader->need(4))
+    std::uint32_t magic = 0;
+    if (!m_reader->magic(magic))
         throw std::runtime_error("file " + path + ": empty");
-    const std::uint32_t magic = load32(m_reader->data(), false);
     if (magic == NG_SHB) {
         m_format = Format::Pcapng;
         m_doneOffset = 0;
@@ -242,9 +288,9 @@ void FileSource::openFile(std::size_t index, std::uint64_t offset, std::uint64_t
         return;
     }
     m_format = Format::Pcap;
-    if (!m_reader->need(24))
+    std::byte h[24];
+    if (m_reader->readInto(h, sizeof h) != sizeof h)
         throw std::runtime_error("file " + path + ": truncated pcap file header");
-    const std::byte* h = m_reader->data();
     m_swap = magic == __builtin_bswap32(PCAP_US) || magic == __builtin_bswap32(PCAP_NS);
     const std::uint32_t native = m_swap ? __builtin_bswap32(magic) : magic;
     m_nanos = native == PCAP_NS;
@@ -255,7 +301,6 @@ void FileSource::openFile(std::size_t index, std::uint64_t offset, std::uint64_t
     m_pcapIface = Interface{};
     m_pcapIface.snaplen = load32(h + 16, m_swap);
     m_pcapIface.linkType = load32(h + 20, m_swap) & 0xffff;  // upper bits: FCS length flags
-    m_reader->advance(24);
     m_doneOffset = 24;
     if (offset > 24) {
         m_reader->seek(offset);
@@ -325,16 +370,20 @@ bool FileSource::pace(Batcher& batcher, std::uint64_t tsNs) {
     return true;
 }
 
+router::BatchMeta FileSource::metaFor(const Interface& iface, std::uint16_t sourceId) {
+    return router::BatchMeta{iface.linkType,
+                             iface.snaplen == 0 || iface.snaplen > router::MAX_CAPLEN
+                                 ? router::MAX_CAPLEN
+                                 : iface.snaplen,
+                             sourceId};
+}
+
 PumpStatus FileSource::emit(Batcher& batcher, std::uint16_t sourceId, const Interface& iface,
                             std::uint64_t tsNs, const std::byte* data, std::uint32_t captured,
                             std::uint32_t wire, std::uint64_t endOffset) {
     if (m_realtime > 0 && !pace(batcher, tsNs))
         return PumpStatus::Stopped;
-    const router::BatchMeta meta{iface.linkType,
-                                 iface.snaplen == 0 || iface.snaplen > router::MAX_CAPLEN
-                                     ? router::MAX_CAPLEN
-                                     : iface.snaplen,
-                                 sourceId};
+    const router::BatchMeta meta = metaFor(iface, sourceId);
     std::uint32_t cap = captured;
     std::byte* dst = batcher.reserve(meta, cap);
     if (dst == nullptr)
@@ -351,7 +400,79 @@ PumpStatus FileSource::emit(Batcher& batcher, std::uint16_t sourceId, const Inte
     return PumpStatus::Progress;
 }
 
+// A pcap record's header as the ring holds it: nanoseconds, normalised, native byte order (what
+// emit() writes).
+void FileSource::ringHeader(std::byte* h) const {
+    const std::uint32_t sec = load32(h, m_swap);
+    const std::uint32_t frac = load32(h + 4, m_swap);
+    const std::uint64_t ts =
+        std::uint64_t(sec) * 1'000'000'000ULL + (m_nanos ? frac : std::uint64_t(frac) * 1000);
+    const router::PcapRecordHeader out{static_cast<std::uint32_t>(ts / 1'000'000'000ULL),
+                                       static_cast<std::uint32_t>(ts % 1'000'000'000ULL),
+                                       load32(h + 8, m_swap), load32(h + 12, m_swap)};
+    std::memcpy(h, &out, sizeof out);
+}
+
+// A pcap file's records are already the ring's records (16-byte header, then the data), so
+// without pacing they are read(2) straight into the open batch and walked in place; only headers
+// that differ (microseconds, the other byte order) are rewritten there. That is one copy of each
+// byte instead of two (into a buffer, then into the ring), and no per-record copy call.
+// What the walk cannot take whole (the end of the file, a read error, damage, a record larger
+// than a batch) goes back to the reader for the per-record path, which reports it as before.
+FileSource::Bulk FileSource::pumpPcapBulk(Batcher& batcher) {
+    ChunkReader& r = *m_reader;
+    const router::BatchMeta meta = metaFor(m_pcapIface, 0);
+    const bool rewrite = m_swap || !m_nanos;
+    for (unsigned batch = 0; batch < BATCHES_PER_PUMP; ++batch) {
+        const std::span<std::byte> space = batcher.space(meta);
+        if (space.empty())
+            return Bulk::Stopped;
+        std::byte* const base = space.data();
+        const std::size_t got = r.readInto(base, space.size());
+        std::size_t at = 0;
+        std::uint32_t packets = 0;
+        std::uint64_t captured = 0;
+        bool damaged = false;
+        while (got - at >= 16) {
+            std::byte* const h = base + at;
+            const std::uint32_t caplen = load32(h + 8, m_swap);
+            if (caplen > router::MAX_CAPLEN) {
+                damaged = true;
+                break;
+            }
+            if (got - at - 16 < caplen)
+                break;
+            if (rewrite || load32(h + 4, false) >= 1'000'000'000u)
+                ringHeader(h);
+            at += 16 + std::size_t(caplen);
+            ++packets;
+            captured += caplen;
+        }
+        r.unread(base + at, got - at);
+        if (packets != 0) {
+            batcher.commitRecords(static_cast<std::uint32_t>(at), packets, captured);
+            m_doneOffset = r.offset();
+            m_filePackets += packets;
+            m_totalPackets += packets;
+        }
+        if (damaged || got < space.size())
+            return Bulk::Fallback;
+        // The batch is full up to a record that does not fit in the rest of it.
+        if (packets == 0 && !batcher.pending())
+            return Bulk::Fallback;  // larger than a whole batch: the per-record path cuts it
+        batcher.flush();
+    }
+    return Bulk::Delivered;
+}
+
 PumpStatus FileSource::pumpPcap(Batcher& batcher) {
+    if (m_realtime <= 0) {
+        const Bulk b = pumpPcapBulk(batcher);
+        if (b == Bulk::Delivered)
+            return PumpStatus::Progress;
+        if (b == Bulk::Stopped)
+            return PumpStatus::Stopped;
+    }
     ChunkReader& r = *m_reader;
     for (unsigned n = 0; n < PACKETS_PER_PUMP; ++n) {
         if (!r.need(16)) {

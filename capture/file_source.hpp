@@ -5,7 +5,11 @@
 // and the obsolete PB). Source ids: the interface index inside the pcapng section (0 for pcap),
 // so a file that mixes link types gives one source id per interface.
 //
-// Files are read in large chunks and parsed in place; each record is copied once, into the ring.
+// Files are read in large chunks and parsed in place; each record is copied once, into the ring:
+// pcap records (already in the ring's framing) are read(2) straight into the open batch, pcapng
+// blocks are read into a buffer and each packet copied from there. read(2), not mmap: a file cut
+// short or a failing disk is then an error with an offset, never a SIGBUS; and copying from a
+// mapping measured slower than read(2)'s copy (pushcap-bench push, tmpfs input).
 // Resume: every published batch carries a cursor (file index, byte offset after its last packet,
 // packets so far); a restarted capture with the same file list continues right after it.
 // Damage (truncation, impossible lengths): every packet before it is published, then pump()
@@ -57,9 +61,13 @@ class FileSource final : public Source, public CursorProvider {
         std::int64_t offsetSec = 0;
     };
     enum class Format { Pcap, Pcapng };
+    enum class Bulk { Delivered, Stopped, Fallback };
 
     void openFile(std::size_t index, std::uint64_t offset, std::uint64_t packetsInFile);
     PumpStatus pumpPcap(Batcher& batcher);
+    Bulk pumpPcapBulk(Batcher& batcher);
+    void ringHeader(std::byte* header) const;
+    static router::BatchMeta metaFor(const Interface& iface, std::uint16_t sourceId);
     PumpStatus pumpPcapng(Batcher& batcher);
     PumpStatus damage(const char* what, std::uint64_t offset, std::uint64_t value = ~0ULL);
     PumpStatus emit(Batcher& batcher, std::uint16_t sourceId, const Interface& iface,

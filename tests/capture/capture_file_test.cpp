@@ -257,6 +257,81 @@ TEST_CASE("truncated and corrupt files: good packets first, then a clear error",
     }
 }
 
+namespace {
+
+// A nanosecond pcap written here, with what the ring must hold for each record.
+struct CraftedPcap {
+    std::string bytes;
+    std::vector<Packet> want;
+    std::vector<std::uint64_t> offsets;  // of each record, then of the end
+};
+
+void appendU32(std::string& s, std::uint32_t v) {
+    s.append(reinterpret_cast<const char*>(&v), 4);
+}
+
+}  // namespace
+
+TEST_CASE("pcap records the in-place walk cannot take are delivered as before", "[e2e][capture]") {
+    // The ring of push(): 64 KiB batches, so a record can be larger than a whole batch.
+    const std::uint32_t maxCaptured = (64u << 10) - std::uint32_t(sizeof(router::BatchHeader)) - 16;
+    CraftedPcap f;
+    f.bytes = std::string("\x4d\x3c\xb2\xa1\x02\x00\x04\x00", 8) + std::string(8, '\0');
+    appendU32(f.bytes, 262144);
+    appendU32(f.bytes, 1);
+    std::uint32_t rng = 12345;
+    auto next = [&]() { return rng = rng * 1103515245u + 12345u; };
+    std::size_t oversized = 0;
+    // Over 4 MiB, so the walk reads past what the reader buffered while opening the file.
+    for (std::uint32_t i = 0; f.bytes.size() < (6u << 20); ++i) {
+        std::uint32_t caplen = 60 + next() % 1400;
+        std::uint32_t sec = 1700000000 + i, frac = next() % 1'000'000'000u;
+        if (i % 997 == 5) {
+            caplen = 100'000 + next() % 100'000;  // larger than a batch: cut to what fits
+            ++oversized;
+        }
+        if (i % 13 == 7)
+            frac = 1'000'000'000u + next() % 2'000'000'000u;  // written unnormalised
+        f.offsets.push_back(f.bytes.size());
+        appendU32(f.bytes, sec);
+        appendU32(f.bytes, frac);
+        appendU32(f.bytes, caplen);
+        appendU32(f.bytes, caplen + 4);
+        Packet p;
+        p.linkType = 1;
+        const std::uint64_t ts = std::uint64_t(sec) * 1'000'000'000ULL + frac;
+        p.sec = std::uint32_t(ts / 1'000'000'000ULL);
+        p.nsec = std::uint32_t(ts % 1'000'000'000ULL);
+        p.wireLen = caplen + 4;
+        for (std::uint32_t b = 0; b < caplen; ++b)
+            p.bytes.push_back(std::uint8_t(next() >> 24));
+        f.bytes.append(reinterpret_cast<const char*>(p.bytes.data()), p.bytes.size());
+        p.bytes.resize(std::min(caplen, maxCaptured));
+        f.want.push_back(std::move(p));
+    }
+    f.offsets.push_back(f.bytes.size());
+    REQUIRE(f.want.size() > 5000);
+
+    TempDir dir;
+    const std::string path = dir.path + "/crafted.pcap";
+    std::ofstream(path, std::ios::binary) << f.bytes;
+    {
+        const PushResult r = push(dir.path, {path});
+        INFO(r.log);
+        CHECK(r.exitCode == 0);
+        CHECK(r.endOfStream);
+        requireSame(r.packets, f.want);
+        CHECK(r.log.find("truncated " + std::to_string(oversized)) != std::string::npos);
+    }
+    // Cut past the first 4 MiB: inside a record's data, then inside a header.
+    const std::size_t late = f.want.size() * 5 / 6;
+    REQUIRE(f.offsets[late] > (4u << 20));
+    truncateTo(path, f.offsets[late] + 16 + 1);
+    requireDamage(push(dir.path, {path}), f.want, late, path, f.offsets[late]);
+    truncateTo(path, f.offsets[late] + 9);
+    requireDamage(push(dir.path, {path}), f.want, late, path, f.offsets[late]);
+}
+
 TEST_CASE("SIGKILL during a push, restart with the same arguments: nothing lost or repeated",
           "[multiproc][capture]") {
     TempDir dir;
@@ -342,9 +417,9 @@ TEST_CASE("--realtime paces a file push; --user drops root once the inputs are o
     double elapsed = 0;
     {
         RingConsumer consumer(janitor.name(), "test");
-        const pid_t pid = spawn({capture(), "--ring", janitor.name(), "--file", in,
-                                 "--realtime=4", "--user", "nobody"},
-                                dir + "/capture.log");
+        const pid_t pid = spawn(
+            {capture(), "--ring", janitor.name(), "--file", in, "--realtime=4", "--user", "nobody"},
+            dir + "/capture.log");
         // The first packet is out: privileges are dropped by now.
         for (int waited = 0; got.empty() && waited < DEADLINE_MS; waited += 100)
             consumer.poll(got, 100, 1);
