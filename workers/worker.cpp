@@ -330,7 +330,7 @@ bool Worker::pcapngFor(const router::BatchView& view) const {
 
 bool Worker::processRecords(const router::BatchView& view, const std::byte* payload,
                             std::uint32_t skip) {
-    const bpf_program* program = m_filter.programFor(view.linkType);
+    const PacketFilter::Program* program = m_filter.programFor(view.linkType);
     const bool pcapng = pcapngFor(view);
     router::BatchView local = view;
     local.payload = payload;
@@ -340,6 +340,16 @@ bool Worker::processRecords(const router::BatchView& view, const std::byte* payl
     std::size_t runBytes = 0;
     std::uint32_t index = 0;
     for (; cursor.next(packet); ++index) {
+        // Records are found by their lengths, a chain of loads the hardware prefetcher does not
+        // follow: the next header's place is known only now, so start fetching it (and the bytes
+        // a filter reads) while this record is handled. Fetching the whole payload ahead instead
+        // measured no better: most targets never read most of it.
+        const std::size_t next =
+            static_cast<std::size_t>(packet.record - payload) + packet.recordBytes;
+        if (next + 128 <= view.payloadBytes) {
+            __builtin_prefetch(payload + next);
+            __builtin_prefetch(payload + next + 64);
+        }
         if (index < skip)
             continue;
         if (program != nullptr && !PacketFilter::matches(program, packet.header, packet.data)) {
