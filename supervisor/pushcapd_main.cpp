@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -45,6 +46,8 @@ a crashed worker is restarted, the others never notice.
                             tcp://127.0.0.1:5577)
       --log-dir DIR         per-target log files (default Config.LogDir)
       --no-progress         no progress line in --offline mode
+      --status-linger MS    --offline: keep publishing the final status for MS milliseconds
+                            before exiting, so a subscriber that is still connecting gets it
   -D, --daemonize           run in the background, logging to LOG_DIR/pushcapd.log
   -v, --verbose             debug logging
   -h, --help                this text
@@ -182,6 +185,13 @@ int main(int argc, char** argv) {
                 return usageError("--log-dir needs a directory");
         } else if (a == "--no-progress") {
             progress = false;
+        } else if (a == "--status-linger") {
+            char* end = nullptr;
+            const long ms = value(v) ? std::strtol(v.c_str(), &end, 10) : -1;
+            if (end == nullptr || *end != '\0' || ms < 0 || ms > 600'000)
+                return usageError("--status-linger needs milliseconds (0..600000), got '" + v +
+                                  "'");
+            options.statusLinger = std::chrono::milliseconds(ms);
         } else if (a == "-D" || a == "--daemonize") {
             daemonize = true;
         } else if (a == "-v" || a == "--verbose") {

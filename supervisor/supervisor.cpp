@@ -13,6 +13,7 @@
 #include <cstring>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "proto/child_events.hpp"
 #include "router/ring_janitor.hpp"
@@ -779,6 +780,13 @@ int Supervisor::run() {
     }
     publishSnapshot();
     showProgress(true);
+    // ZeroMQ drops what is published before a subscriber has connected: a push shorter than
+    // the subscriber's reconnect interval would otherwise never be seen.
+    for (auto end = Clock::now() + m_options.statusLinger; m_offline && Clock::now() < end;) {
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(std::chrono::milliseconds(200), end - Clock::now()));
+        publishSnapshot();
+    }
     if (!m_failures.empty()) {
         std::string all;
         for (const std::string& f : m_failures)

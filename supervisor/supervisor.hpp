@@ -31,12 +31,13 @@ class StatusPublisher;
 
 struct SupervisorOptions {
     std::string configPath;
-    std::vector<std::string> offlineFiles;  // non-empty: offline push, exit when done
-    std::vector<std::string> interfaces;    // overrides Config.Interface
-    std::string instance;                   // overrides Config.Instance
-    std::string statusEndpoint;             // overrides Config.StatusEndpoint
-    std::string logDir;                     // overrides Config.LogDir
-    bool showProgress = false;              // offline progress line on stderr
+    std::vector<std::string> offlineFiles;      // non-empty: offline push, exit when done
+    std::vector<std::string> interfaces;        // overrides Config.Interface
+    std::string instance;                       // overrides Config.Instance
+    std::string statusEndpoint;                 // overrides Config.StatusEndpoint
+    std::string logDir;                         // overrides Config.LogDir
+    bool showProgress = false;                  // offline progress line on stderr
+    std::chrono::milliseconds statusLinger{0};  // offline: final status kept publishing
     std::chrono::milliseconds shutdownTimeout{30'000};
     RestartLimits limits;
 };

@@ -401,6 +401,38 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("--status-linger: a subscriber still connecting gets the final status of a short push",
+          "[e2e][multiproc][supervisor][status]") {
+    TempDir dir;
+    const std::string input = makeInput(dir.path, "--count 2000 --duration 10 --seed 5");
+    std::ofstream(dir.path + "/short.lua")
+        << "local Config = {}\nConfig.Target = {}\n"
+        << "table.insert(Config.Target, { Desc = 'short', Mode = 'File', Path = '" << dir.path
+        << "/s/x' })\nreturn Config\n";
+    // Subscribing before pushcapd binds: ZeroMQ connects on its next retry, after a push this
+    // short has long finished.
+    const std::string json = dir.path + "/status.json";
+    Child watcher({binDir() + "/pushcap-status", "--endpoint", "ipc://" + dir.path + "/status.sock",
+                   "--json", "--timeout", "30"},
+                  json);
+    Child d(pushcapd(dir.path + "/short.lua", dir.path,
+                     {"--offline", input, "--status-linger", "1500"}),
+            dir.path + "/pushcapd.log");
+    const auto code = d.exitCode(60s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    REQUIRE(code == 0);
+    CHECK(waitFor(
+        [&] {
+            const std::string text = readFile(json);
+            return text.find("\"desc\":\"short\"") != std::string::npos &&
+                   text.find("\"state\":\"STOPPED\"") != std::string::npos &&
+                   text.find("\"packets_written\":\"2000\"") != std::string::npos;
+        },
+        10s));
+    INFO(readFile(json));
+    CHECK(readFile(json).find("\"packets_written\":\"2000\"") != std::string::npos);
+}
+
 TEST_CASE("pushcap-status shows the live table, JSON lines, and says when nothing publishes",
           "[e2e][multiproc][supervisor][status][root]") {
     if (::geteuid() != 0) {
