@@ -97,16 +97,10 @@ class ChunkReader {
         if (m_buf.size() < std::max(n, CHUNK_BYTES))
             m_buf.resize(std::max(n, CHUNK_BYTES));  // n: only for blocks above CHUNK_BYTES
         while (m_end < n) {
-            const ssize_t got = ::read(m_fd, m_buf.data() + m_end, m_buf.size() - m_end);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                if (got < 0)
-                    m_readError = errno;
-                m_eof = true;
+            const std::size_t got = readSome(m_buf.data() + m_end, m_buf.size() - m_end);
+            if (got == 0)
                 return false;
-            }
-            m_end += static_cast<std::size_t>(got);
+            m_end += got;
         }
         return true;
     }
@@ -123,17 +117,11 @@ class ChunkReader {
             m_pos = m_end = 0;
         }
         while (done < n && !m_eof) {
-            const ssize_t got = ::read(m_fd, dst + done, n - done);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                if (got < 0)
-                    m_readError = errno;
-                m_eof = true;
+            const std::size_t got = readSome(dst + done, n - done);
+            if (got == 0)
                 break;
-            }
-            done += static_cast<std::size_t>(got);
-            m_base += static_cast<std::size_t>(got);
+            done += got;
+            m_base += got;
         }
         return done;
     }
@@ -160,6 +148,7 @@ class ChunkReader {
     void advance(std::size_t n) { m_pos += n; }
     std::uint64_t offset() const { return m_base + m_pos; }
     int readError() const { return m_readError; }
+
     void seek(std::uint64_t offset) {
         if (::lseek(m_fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
             throw std::runtime_error("file " + m_path + ": cannot seek to " +
@@ -171,6 +160,22 @@ class ChunkReader {
     }
 
   private:
+    // One read(2), retried on EINTR; 0 at the end of the file or on an error (kept for
+    // readError()), after which the reader is at its end.
+    std::size_t readSome(std::byte* dst, std::size_t n) noexcept {
+        for (;;) {
+            const ssize_t got = ::read(m_fd, dst, n);
+            if (got > 0)
+                return static_cast<std::size_t>(got);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0)
+                m_readError = errno;
+            m_eof = true;
+            return 0;
+        }
+    }
+
     std::string m_path;
     int m_fd = -1;
     std::vector<std::byte> m_buf;

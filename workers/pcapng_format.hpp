@@ -66,15 +66,16 @@ inline constexpr std::uint32_t pcapngPacketBytes(std::uint32_t caplen) {
     return static_cast<std::uint32_t>(PCAPNG_EPB_HEAD_BYTES) + ((caplen + 3u) & ~3u) + 4u;
 }
 
-// Writes the EPB fields that precede the packet data.
-inline void writePcapngPacketHead(std::byte* p, std::uint64_t tsNs, std::uint32_t caplen,
+// Writes the EPB fields that precede the packet data; `ts` counts units of the interface's time
+// stamp resolution (nanoseconds in pushcap's files, microseconds on the osmo-pcap wire).
+inline void writePcapngPacketHead(std::byte* p, std::uint64_t ts, std::uint32_t caplen,
                                   std::uint32_t wirelen) {
     using pcapng_detail::put;
     put<std::uint32_t>(p, PCAPNG_EPB_TYPE);
     put<std::uint32_t>(p, pcapngPacketBytes(caplen));
     put<std::uint32_t>(p, 0);
-    put<std::uint32_t>(p, static_cast<std::uint32_t>(tsNs >> 32));
-    put<std::uint32_t>(p, static_cast<std::uint32_t>(tsNs));
+    put<std::uint32_t>(p, static_cast<std::uint32_t>(ts >> 32));
+    put<std::uint32_t>(p, static_cast<std::uint32_t>(ts));
     put<std::uint32_t>(p, caplen);
     put<std::uint32_t>(p, wirelen);
 }

@@ -23,7 +23,6 @@ namespace {
 constexpr std::size_t MESSAGE_HEADER = 4;
 constexpr std::size_t MAX_PAYLOAD = 65535;  // the length field is 16 bits
 constexpr std::size_t SEND_CHUNK = 256u << 10;
-constexpr std::uint32_t PCAP_MAGIC_US = 0xa1b2c3d4;
 
 void put16be(std::byte* p, std::uint16_t v) {
     p[0] = std::byte(v >> 8);
@@ -39,7 +38,7 @@ void put(std::byte*& p, T v) {
 // One link-header message for `format`: a pcap global header (microseconds, as osmo-pcap
 // clients send), or a pcapng SHB + one IDB.
 std::vector<std::byte> linkHeaderMessage(const FileFormat& f, bool pcapng) {
-    std::vector<std::byte> m(MESSAGE_HEADER + (pcapng ? 28 + 20 : 24));
+    std::vector<std::byte> m(MESSAGE_HEADER + (pcapng ? PCAPNG_SHB_BYTES + 20 : 24));
     m[0] = std::byte(0);
     m[1] = std::byte(0);
     put16be(&m[2], static_cast<std::uint16_t>(m.size() - MESSAGE_HEADER));
@@ -53,13 +52,8 @@ std::vector<std::byte> linkHeaderMessage(const FileFormat& f, bool pcapng) {
         put<std::uint32_t>(p, f.snaplen);
         put<std::uint32_t>(p, f.linkType);
     } else {
-        put<std::uint32_t>(p, 0x0A0D0D0A);
-        put<std::uint32_t>(p, 28);
-        put<std::uint32_t>(p, 0x1A2B3C4D);
-        put<std::uint16_t>(p, 1);
-        put<std::uint16_t>(p, 0);
-        put<std::int64_t>(p, -1);
-        put<std::uint32_t>(p, 28);
+        // An IDB without if_tsresol: microseconds, as osmo-pcap clients send.
+        p = writePcapngSectionHeader(p);
         put<std::uint32_t>(p, 1);
         put<std::uint32_t>(p, 20);
         put<std::uint16_t>(p, static_cast<std::uint16_t>(f.linkType));
@@ -191,7 +185,7 @@ IoStatus RemoteSink::append(const std::byte* data, std::size_t size) {
         if (h.caplen > size - off - sizeof h)
             break;
         const std::uint32_t cap = std::min(h.caplen, m_format.snaplen);
-        const std::size_t payload = m_options.pcapng ? 32 + ((cap + 3u) & ~3u) : 16 + cap;
+        const std::size_t payload = m_options.pcapng ? pcapngPacketBytes(cap) : 16 + cap;
         const std::size_t at = m_scratch.size();
         m_scratch.resize(at + MESSAGE_HEADER + payload);
         std::byte* p = m_scratch.data() + at;
@@ -207,13 +201,8 @@ IoStatus RemoteSink::append(const std::byte* data, std::size_t size) {
             put<std::uint32_t>(p, h.wirelen);
             std::memcpy(p, data + off + sizeof h, cap);
         } else {
-            put<std::uint32_t>(p, 6);
-            put<std::uint32_t>(p, static_cast<std::uint32_t>(payload));
-            put<std::uint32_t>(p, 0);
-            put<std::uint32_t>(p, static_cast<std::uint32_t>(usec >> 32));
-            put<std::uint32_t>(p, static_cast<std::uint32_t>(usec));
-            put<std::uint32_t>(p, cap);
-            put<std::uint32_t>(p, h.wirelen);
+            writePcapngPacketHead(p, usec, cap, h.wirelen);
+            p += PCAPNG_EPB_HEAD_BYTES;
             std::memcpy(p, data + off + sizeof h, cap);
             std::memset(p + cap, 0, ((cap + 3u) & ~3u) - cap);
             p += (cap + 3u) & ~3u;
