@@ -23,6 +23,7 @@
 #include <functional>
 #include <regex>
 
+#include "../workers/worker_test_support.hpp"
 #include "capture_test_support.hpp"
 
 using namespace pushcap::testing;
@@ -30,35 +31,11 @@ namespace router = pushcap::router;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-bool waitUntil(const std::function<bool()>& condition, int timeoutMs) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs);
-    while (!condition()) {
-        if (Clock::now() > deadline)
-            return false;
-        ::usleep(20'000);  // polling the condition
-    }
-    return true;
-}
-
-std::vector<std::string> filesIn(const std::string& dir) {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d)) {
-            const std::string n = e->d_name;
-            if (n != "." && n != "..")
-                names.push_back(n);
-        }
-        ::closedir(d);
-    }
-    std::sort(names.begin(), names.end());
-    return names;
-}
+using pushcap::workers::test::listFiles;
 
 std::vector<std::string> completeFiles(const std::string& dir, const std::string& prefix) {
     std::vector<std::string> out;
-    for (const std::string& n : filesIn(dir)) {
+    for (const std::string& n : listFiles(dir)) {
         if (n.rfind(prefix, 0) == 0 && n.find(".pending") == std::string::npos)
             out.push_back(n);
     }
@@ -205,7 +182,7 @@ class CollectorRig {
         const std::string captureLog = dir + "/capture.log";
         m_capture = spawn(argv, captureLog);
         const std::regex bound(R"(listening on 127\.0\.0\.1:(\d+))");
-        REQUIRE(waitUntil(
+        REQUIRE(pushcap::workers::test::waitFor(
             [&] {
                 std::smatch m;
                 const std::string log = readText(captureLog);
@@ -213,7 +190,7 @@ class CollectorRig {
                     port = m[1].str();
                 return !port.empty();
             },
-            20'000));
+            std::chrono::seconds(20)));
         for (std::size_t i = 0; i < clients.size(); ++i) {
             const ClientSpec& c = clients[i];
             std::vector<std::string> w = {binDir() + "/pushcap-worker",
@@ -260,16 +237,16 @@ class CollectorRig {
         }
         return ok;
     }
-    // waitUntil, with every process's log in the report when it times out.
+    // waitFor, with every process's log in the report when it times out.
     bool waitFor(const std::function<bool()>& condition, int timeoutMs) const {
-        if (waitUntil(condition, timeoutMs))
+        if (pushcap::workers::test::waitFor(condition, std::chrono::milliseconds(timeoutMs)))
             return true;
         UNSCOPED_INFO(logs());
         return false;
     }
     std::string logs() const {
         std::string all = readText(m_dir + "/capture.log");
-        for (const std::string& n : filesIn(m_dir)) {
+        for (const std::string& n : listFiles(m_dir)) {
             if (n.rfind("worker-", 0) == 0)
                 all += "--- " + n + "\n" + readText(m_dir + "/" + n);
         }
@@ -360,7 +337,7 @@ TEST_CASE("collected traffic: a file per connection, named like osmo-pcap-server
         CHECK(readAny(out + "/" + alpha[0]) == sent[0]);
         CHECK(readAny(out + "/" + alpha[1]) == sent[2]);
         CHECK(readAny(out + "/" + beta[0]) == sent[1]);
-        CHECK(filesIn(out).size() == 3);  // nothing .pending left
+        CHECK(listFiles(out).size() == 3);  // nothing .pending left
     }
     removeTree(dir);
 }
@@ -380,7 +357,7 @@ TEST_CASE("collected traffic: a replaced connection's file is completed at once"
         // (osmo-pcap drops what the replaced connection had not delivered).
         REQUIRE(rig.waitFor(
             [&] {
-                for (const std::string& n : filesIn(out)) {
+                for (const std::string& n : listFiles(out)) {
                     if (n.find(".pending") != std::string::npos &&
                         fileSize(out + "/" + n) >= 24 + 40 * (16 + 200))
                         return true;
@@ -505,7 +482,7 @@ TEST_CASE("collected traffic: max-file-size is never exceeded, same-second files
                 std::uint64_t bytes = 0;
                 for (const std::string& n : completeFiles(out, "trace-delta-"))
                     bytes += fileSize(out + "/" + n) - 24;
-                return bytes == total && filesIn(out).size() == completeFiles(out, "").size();
+                return bytes == total && listFiles(out).size() == completeFiles(out, "").size();
             },
             20'000));
         INFO(rig.logs());
@@ -546,9 +523,9 @@ TEST_CASE("collected traffic: rotate-localtime second mod 5, and idle close whil
         const std::uint32_t firstSec = sent.front().sec, lastSec = sent.back().sec;
         const std::size_t windows = lastSec / 5 - firstSec / 5 + 1;
         // The last window's file completes on the wall clock, the client still connected.
-        REQUIRE(
-            waitUntil([&] { return completeFiles(out, "trace-eps-").size() == windows; }, 30'000));
-        CHECK(filesIn(out).size() == windows);
+        REQUIRE(rig.waitFor([&] { return completeFiles(out, "trace-eps-").size() == windows; },
+                            30'000));
+        CHECK(listFiles(out).size() == windows);
         std::vector<Packet> got;
         for (const std::string& name : completeFiles(out, "trace-eps-")) {
             const std::vector<Packet> part = readAny(out + "/" + name);
@@ -598,9 +575,9 @@ TEST_CASE("collected traffic: completed-path on another filesystem (tmpfs)",
         CHECK(rig.stop());
         const std::vector<std::string> files = completeFiles(done, "trace-zeta-");
         REQUIRE(files.size() == 2);
-        CHECK(filesIn(done).size() == 2);  // no copy left half-done
+        CHECK(listFiles(done).size() == 2);  // no copy left half-done
         CHECK(completeFiles(out, "").empty());
-        CHECK(filesIn(out).empty());
+        CHECK(listFiles(out).empty());
         for (int c = 0; c < 2; ++c) {
             CHECK(readAny(done + "/" + files[c]) == sent[c]);
             struct stat st;
