@@ -622,14 +622,17 @@ TEST_CASE("SpoolMax: a dead remote stops the worker, back-pressures the feed, lo
     const std::string fullLine = "taking no packets until uploads catch up";
     REQUIRE(
         waitFor([&] { return readFile(up.logFile()).find(fullLine) != std::string::npos; }, 60s));
-    // Back-pressure: the ring fills up behind the stopped worker and the producer waits.
+    // Back-pressure: the ring fills up behind the stopped worker until the producer cannot
+    // reserve its next batch (a whole max-size batch, after padding to the ring's end).
     const std::uint64_t capacity = ring->snapshot().capacity;
     const std::uint64_t maxBatch = 64 << 10;
     REQUIRE(waitFor(
         [&] {
             const auto s = ring->snapshot();
+            const std::uint64_t offset = s.writePos % capacity;
+            const std::uint64_t pad = offset + maxBatch > capacity ? capacity - offset : 0;
             return s.producerWaits > 0 &&
-                   s.writePos - consumerOf(s, "up").committedPos + 2 * maxBatch > capacity;
+                   s.writePos + pad + maxBatch > consumerOf(s, "up").committedPos + capacity;
         },
         60s));
     const auto stalled = ring->snapshot();
