@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -120,7 +121,11 @@ TEST_CASE("SIGKILL at random moments loses and duplicates nothing", "[e2e][multi
         if (!workers[i]->running())
             continue;
         workers[i]->kill(SIGKILL);
-        REQUIRE(workers[i]->exitCode(10s) == 128 + SIGKILL);
+        const std::optional<int> code = workers[i]->exitCode(10s);
+        // The worker may have drained the last batch and exited 0 just before the signal came.
+        if (code == 0)
+            continue;
+        REQUIRE(code == 128 + SIGKILL);
         ++kills;
         start(i);
     }
