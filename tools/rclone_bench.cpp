@@ -1,10 +1,7 @@
 #include "tools/rclone_bench.hpp"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,35 +16,10 @@
 #include <vector>
 
 #include "tools/bench_process.hpp"
+#include "tools/loopback_port.hpp"
 
 namespace pushcap::tools {
 namespace {
-
-int freePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("no free port on 127.0.0.1");
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-bool portOpen(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-}
 
 // Complete files (no dot, no .pending) in `dir`.
 std::vector<std::string> completeFiles(const std::string& dir) {
@@ -126,14 +98,14 @@ int runRcloneBench(const RcloneBenchOptions& o) {
                     "9"}) != 0) {
         throw std::runtime_error("pushcap-gen failed");
     }
-    const int port = freePort();
+    const int port = freeLoopbackPort();
     const pid_t server =
         spawnProgram({"rclone", "serve", "webdav", dir + "/remote", "--addr",
                       "127.0.0.1:" + std::to_string(port), "--dir-cache-time", "1s"},
                      dir + "/webdav.log", -1, dir + "/webdav.log");
-    for (int i = 0; i < 3000 && !portOpen(port); ++i)
+    for (int i = 0; i < 3000 && !loopbackPortOpen(port); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (!portOpen(port)) {
+    if (!loopbackPortOpen(port)) {
         ::kill(server, SIGKILL);
         waitProgram(server);
         throw std::runtime_error("rclone serve webdav did not start (see " + dir + "/webdav.log)");

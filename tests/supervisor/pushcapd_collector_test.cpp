@@ -1,9 +1,7 @@
 // pushcapd --osmo-config end to end: an osmo-pcap-server configuration file runs as pushcap's
 // collector with osmo-pcap-server's per-client trace files; independent Python clients stream
 // into it; the files hold exactly what was sent (compared through tcpdump).
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,27 +11,16 @@
 #include <regex>
 
 #include "../workers/worker_test_support.hpp"
+#include "tools/loopback_port.hpp"
 
 using namespace pushcap::workers::test;
 using namespace std::chrono_literals;
+using pushcap::tools::freeLoopbackPort;
 
 namespace {
 
 std::string sourceDir() {
     return std::getenv("PUSHCAP_SOURCE_DIR");
-}
-
-// A port nobody listens on now: bound by the kernel's choice, then released.
-int freePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    ::close(fd);
-    return ntohs(a.sin_port);
 }
 
 // An osmo-pcap-server 0.8.0 file as its VTY saves it, pointed at `base` and `port`.
@@ -138,8 +125,8 @@ TEST_CASE(
     "[e2e][multiproc][supervisor][collector]") {
     TempDir dir;
     const std::string base = dir.path + "/trace";
-    const int port = freePort();
-    const int statusPort = freePort();
+    const int port = freeLoopbackPort();
+    const int statusPort = freeLoopbackPort();
     const std::string cfg = dir.path + "/osmo-pcap-server.cfg";
     std::ofstream(cfg) << osmoConfig(base, port);
     const std::string status = "tcp://127.0.0.1:" + std::to_string(statusPort);
@@ -225,7 +212,7 @@ TEST_CASE(
 TEST_CASE("SIGHUP reads the osmo-pcap-server file again: outputs follow, a bad file is rejected",
           "[e2e][multiproc][supervisor][collector]") {
     TempDir dir;
-    const int port = freePort();
+    const int port = freeLoopbackPort();
     const std::string cfg = dir.path + "/osmo-pcap-server.cfg";
     const std::string text = osmoConfig(dir.path + "/trace", port);
     std::ofstream(cfg) << text;
@@ -286,7 +273,7 @@ TEST_CASE(
                      quote(sourceDir() + "/tests/capture/make_test_pki.sh") + " " + quote(pki)) ==
             0);
     const std::string base = dir.path + "/trace";
-    const int port = freePort();
+    const int port = freeLoopbackPort();
     const std::string cfg = dir.path + "/osmo-pcap-server-tls.cfg";
     std::ofstream(cfg) << "server\n base-path " << base << "\n server ip 127.0.0.1\n server port "
                        << port << "\n enable tls\n tls allow-auth x509\n tls capath " << pki

@@ -51,18 +51,7 @@ std::string exampleConfig(const std::string& dir) {
 
 std::vector<std::string> pushcapd(const std::string& config, const std::string& dir,
                                   std::vector<std::string> extra, const std::string& program = "") {
-    std::vector<std::string> argv = {program.empty() ? binDir() + "/pushcapd" : program,
-                                     "-c",
-                                     config,
-                                     "--instance",
-                                     uniqueName("e2e"),
-                                     "--status",
-                                     "ipc://" + dir + "/status.sock",
-                                     "--log-dir",
-                                     dir + "/log",
-                                     "--no-progress"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
+    return pushcapdCommand(config, dir, std::move(extra), "", program);
 }
 
 // Pids of the running children of `parent` whose command line contains `needle`.

@@ -100,7 +100,7 @@ TEST_CASE(
                                   target(dir.path, "tcp", "net 192.168.1.0/24 and tcp"));
     WebProcess web(dir.path, "ipc://" + dir.path + "/status.sock");
 
-    const int promPort = freePort();
+    const int promPort = freeLoopbackPort();
     std::ofstream(dir.path + "/prometheus.yml")
         << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
         << "scrape_configs:\n  - job_name: pushcap\n"
@@ -117,7 +117,7 @@ TEST_CASE(
     REQUIRE(prom.running());
 
     const std::string instance = uniqueName("webprom");
-    Child d(pushcapdCommand(bin, config, dir.path, instance, {"--offline", input}),
+    Child d(pushcapdCommand(config, dir.path, {"--offline", input}, instance, bin + "/pushcapd"),
             dir.path + "/pushcapd.log");
     const std::string sel =
         "pushcap_target_packets_written_total{instance=\"" + instance + "\",target=\"all\"}";
@@ -201,8 +201,9 @@ TEST_CASE("pushcap-web survives pushcapd restarting and says since when it has n
     const std::string bin = wrapperBinDir(dir.path, "--realtime=5", "");
     for (int run = 0; run < 2; ++run) {
         const std::string instance = uniqueName("webrestart");
-        Child d(pushcapdCommand(bin, config, dir.path, instance, {"--offline", input}),
-                dir.path + "/pushcapd.log");
+        Child d(
+            pushcapdCommand(config, dir.path, {"--offline", input}, instance, bin + "/pushcapd"),
+            dir.path + "/pushcapd.log");
         REQUIRE(d.exitCode(60s) == 0);
         // The last snapshot of this run arrives, then the stream goes quiet and turns stale.
         INFO("run " << run);
@@ -253,7 +254,7 @@ namespace {
 // Just enough WebDriver (https://www.w3.org/TR/webdriver2/) for one page.
 class Browser {
   public:
-    Browser(const std::string& driver, const std::string& dir) : m_port(freePort()) {
+    Browser(const std::string& driver, const std::string& dir) : m_port(freeLoopbackPort()) {
         m_driver = std::make_unique<Child>(
             std::vector<std::string>{driver, "--port=" + std::to_string(m_port)},
             dir + "/chromedriver.log");
@@ -365,7 +366,7 @@ TEST_CASE("headless Chromium renders the live dashboard: target rows, rising cou
                              ", Split = '--split-byte 500000'") +
                       target(dir.path, "broken", "udp"));
     WebProcess web(dir.path, endpoint);
-    Child d(pushcapdCommand(bin, config, dir.path, uniqueName("webui"), {"-i", "lo"}),
+    Child d(pushcapdCommand(config, dir.path, {"-i", "lo"}, uniqueName("webui"), bin + "/pushcapd"),
             dir.path + "/pushcapd.log");
     Child gen({binDir() + "/pushcap-gen", "--inject", "lo", "--pps", "3000", "--count", "100000000",
                "--seed", "17", "--quiet"},

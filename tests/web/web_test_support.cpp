@@ -18,20 +18,6 @@ namespace pushcap::web::test {
 using namespace workers::test;
 using namespace std::chrono_literals;
 
-int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 std::string findProgram(const std::string& name) {
     std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
     path += ":/usr/bin:/usr/sbin:/bin";
@@ -163,23 +149,6 @@ std::string wrapperBinDir(const std::string& dir, const std::string& captureArgs
     ::chmod((bin + "/pushcap-capture").c_str(), 0755);
     ::chmod((bin + "/pushcap-worker").c_str(), 0755);
     return bin;
-}
-
-std::vector<std::string> pushcapdCommand(const std::string& bin, const std::string& config,
-                                         const std::string& dir, const std::string& instance,
-                                         std::vector<std::string> extra) {
-    std::vector<std::string> argv = {bin + "/pushcapd",
-                                     "-c",
-                                     config,
-                                     "--instance",
-                                     instance,
-                                     "--status",
-                                     "ipc://" + dir + "/status.sock",
-                                     "--log-dir",
-                                     dir + "/log",
-                                     "--no-progress"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return argv;
 }
 
 std::string artifactDir() {

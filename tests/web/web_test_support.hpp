@@ -10,14 +10,12 @@
 #include <vector>
 
 #include "../workers/worker_test_support.hpp"
+#include "tools/loopback_port.hpp"
 
 namespace pushcap::web::test {
 
+using tools::freeLoopbackPort;
 using workers::test::Child;
-
-// A TCP port on 127.0.0.1 that was free a moment ago (for programs that cannot report the port
-// they bound, such as prometheus and chromedriver).
-int freePort();
 
 // Full path of a program on PATH or in /usr/bin, or "" when it is not installed.
 std::string findProgram(const std::string& name);
@@ -55,11 +53,6 @@ class WebProcess {
 // (if not empty). pushcapd runs its children from its own directory.
 std::string wrapperBinDir(const std::string& dir, const std::string& captureArgs,
                           const std::string& crasher);
-
-// argv for pushcapd from `bin` with a unique instance and a status socket in `dir`.
-std::vector<std::string> pushcapdCommand(const std::string& bin, const std::string& config,
-                                         const std::string& dir, const std::string& instance,
-                                         std::vector<std::string> extra);
 
 // Where tests leave files for people to look at (screenshots): <build>/tests/web-artifacts.
 std::string artifactDir();

@@ -272,4 +272,21 @@ std::vector<std::string> feederCommand(const std::string& ring, const std::strin
     return argv;
 }
 
+std::vector<std::string> pushcapdCommand(const std::string& config, const std::string& dir,
+                                         std::vector<std::string> extra,
+                                         const std::string& instance, const std::string& program) {
+    std::vector<std::string> argv = {program.empty() ? binDir() + "/pushcapd" : program,
+                                     "-c",
+                                     config,
+                                     "--instance",
+                                     instance.empty() ? uniqueName("pcd") : instance,
+                                     "--status",
+                                     "ipc://" + dir + "/status.sock",
+                                     "--log-dir",
+                                     dir + "/log",
+                                     "--no-progress"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+}
+
 }  // namespace pushcap::workers::test

@@ -82,5 +82,11 @@ std::vector<std::string> workerCommand(const std::string& ring, const std::strin
                                        const std::string& path, std::vector<std::string> extra);
 std::vector<std::string> feederCommand(const std::string& ring, const std::string& in,
                                        std::vector<std::string> extra = {});
+// argv for pushcapd (`program`, default binDir()/pushcapd) with `instance` (default a unique
+// one), its status socket in `dir`, its logs in `dir`/log and no progress line, then `extra`.
+std::vector<std::string> pushcapdCommand(const std::string& config, const std::string& dir,
+                                         std::vector<std::string> extra,
+                                         const std::string& instance = "",
+                                         const std::string& program = "");
 
 }  // namespace pushcap::workers::test
