@@ -133,6 +133,36 @@ std::uint32_t load16(const std::uint8_t* p) {
     return __builtin_bswap16(v);
 }
 
+// The step for an ALU code (class BPF_ALU, any other bits already checked to be zero). False for
+// NEG with X (NEG alone is C_NEG), unknown operations, and constants libpcap's validator refuses:
+// a division by zero or a shift by 32 or more.
+bool decodeAlu(std::uint16_t code, std::uint32_t k, std::uint8_t& step) {
+    // By BPF_OP(code) >> 4: ADD SUB MUL DIV OR AND LSH RSH NEG MOD XOR.
+    static constexpr Step K[] = {S_ADD_K, S_SUB_K, S_MUL_K, S_DIV_K, S_OR_K, S_AND_K,
+                                 S_LSH_K, S_RSH_K, S_COUNT, S_MOD_K, S_XOR_K};
+    static constexpr Step X[] = {S_ADD_X, S_SUB_X, S_MUL_X, S_DIV_X, S_OR_X, S_AND_X,
+                                 S_LSH_X, S_RSH_X, S_COUNT, S_MOD_X, S_XOR_X};
+    const std::size_t column = BPF_OP(code) >> 4;
+    if (column >= std::size(K))
+        return false;
+    const bool constant = BPF_SRC(code) == BPF_K;
+    step = (constant ? K : X)[column];
+    if (step == S_COUNT)
+        return false;
+    if (!constant)
+        return true;
+    switch (BPF_OP(code)) {
+        case BPF_DIV:
+        case BPF_MOD:
+            return k != 0;
+        case BPF_LSH:
+        case BPF_RSH:
+            return k < 32;
+        default:
+            return true;
+    }
+}
+
 }  // namespace
 
 bool DecodedBpf::decode(const bpf_program& program) {
@@ -256,45 +286,7 @@ bool DecodedBpf::decode(const bpf_program& program) {
                     ok = jumps(x.jt, x.jf);
                 } else if (BPF_CLASS(code) == BPF_ALU &&
                            (code & ~(BPF_OP(0xff) | BPF_SRC(0xff))) == BPF_ALU) {
-                    const bool k = BPF_SRC(code) == BPF_K;
-                    switch (BPF_OP(code)) {
-                        case BPF_ADD:
-                            op.code = k ? S_ADD_K : S_ADD_X;
-                            break;
-                        case BPF_SUB:
-                            op.code = k ? S_SUB_K : S_SUB_X;
-                            break;
-                        case BPF_MUL:
-                            op.code = k ? S_MUL_K : S_MUL_X;
-                            break;
-                        case BPF_DIV:
-                            op.code = k ? S_DIV_K : S_DIV_X;
-                            ok = !k || x.k != 0;
-                            break;
-                        case BPF_MOD:
-                            op.code = k ? S_MOD_K : S_MOD_X;
-                            ok = !k || x.k != 0;
-                            break;
-                        case BPF_AND:
-                            op.code = k ? S_AND_K : S_AND_X;
-                            break;
-                        case BPF_OR:
-                            op.code = k ? S_OR_K : S_OR_X;
-                            break;
-                        case BPF_XOR:
-                            op.code = k ? S_XOR_K : S_XOR_X;
-                            break;
-                        case BPF_LSH:
-                            op.code = k ? S_LSH_K : S_LSH_X;
-                            ok = !k || x.k < 32;
-                            break;
-                        case BPF_RSH:
-                            op.code = k ? S_RSH_K : S_RSH_X;
-                            ok = !k || x.k < 32;
-                            break;
-                        default:
-                            ok = false;
-                    }
+                    ok = decodeAlu(code, x.k, op.code);
                 } else {
                     ok = false;
                 }
