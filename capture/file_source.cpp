@@ -405,13 +405,17 @@ PumpStatus FileSource::emit(Batcher& batcher, std::uint16_t sourceId, const Inte
     return PumpStatus::Progress;
 }
 
+// A pcap record header's time stamp in nanoseconds (fraction not yet normalised).
+std::uint64_t FileSource::pcapTimeNs(const std::byte* h) const {
+    const std::uint32_t sec = load32(h, m_swap);
+    const std::uint32_t frac = load32(h + 4, m_swap);
+    return std::uint64_t(sec) * 1'000'000'000ULL + (m_nanos ? frac : std::uint64_t(frac) * 1000);
+}
+
 // A pcap record's header as the ring holds it: nanoseconds, normalised, native byte order (what
 // emit() writes).
 void FileSource::ringHeader(std::byte* h) const {
-    const std::uint32_t sec = load32(h, m_swap);
-    const std::uint32_t frac = load32(h + 4, m_swap);
-    const std::uint64_t ts =
-        std::uint64_t(sec) * 1'000'000'000ULL + (m_nanos ? frac : std::uint64_t(frac) * 1000);
+    const std::uint64_t ts = pcapTimeNs(h);
     const router::PcapRecordHeader out{static_cast<std::uint32_t>(ts / 1'000'000'000ULL),
                                        static_cast<std::uint32_t>(ts % 1'000'000'000ULL),
                                        load32(h + 8, m_swap), load32(h + 12, m_swap)};
@@ -486,8 +490,6 @@ PumpStatus FileSource::pumpPcap(Batcher& batcher) {
             return damage("truncated record header", r.offset());
         }
         const std::byte* p = r.data();
-        const std::uint32_t sec = load32(p, m_swap);
-        const std::uint32_t frac = load32(p + 4, m_swap);
         const std::uint32_t caplen = load32(p + 8, m_swap);
         const std::uint32_t wire = load32(p + 12, m_swap);
         if (caplen > router::MAX_CAPLEN)
@@ -495,8 +497,7 @@ PumpStatus FileSource::pumpPcap(Batcher& batcher) {
         if (!r.need(16 + std::size_t(caplen)))
             return damage("truncated packet data", r.offset(), caplen);
         p = r.data();
-        const std::uint64_t ts =
-            std::uint64_t(sec) * 1'000'000'000ULL + (m_nanos ? frac : std::uint64_t(frac) * 1000);
+        const std::uint64_t ts = pcapTimeNs(p);
         const std::uint64_t end = r.offset() + 16 + caplen;
         const PumpStatus st = emit(batcher, 0, m_pcapIface, ts, p + 16, caplen, wire, end);
         if (st != PumpStatus::Progress)

@@ -66,6 +66,7 @@ class FileSource final : public Source, public CursorProvider {
     void openFile(std::size_t index, std::uint64_t offset, std::uint64_t packetsInFile);
     PumpStatus pumpPcap(Batcher& batcher);
     Bulk pumpPcapBulk(Batcher& batcher);
+    std::uint64_t pcapTimeNs(const std::byte* header) const;
     void ringHeader(std::byte* header) const;
     static router::BatchMeta metaFor(const Interface& iface, std::uint16_t sourceId);
     PumpStatus pumpPcapng(Batcher& batcher);

@@ -80,4 +80,17 @@ inline void writePcapngPacketHead(std::byte* p, std::uint64_t ts, std::uint32_t 
     put<std::uint32_t>(p, wirelen);
 }
 
+// Bytes writePcapngPacketTail() writes: the data's padding to 4 bytes, then the closing length.
+inline constexpr std::uint32_t pcapngPacketTailBytes(std::uint32_t caplen) {
+    return ((caplen + 3u) & ~3u) - caplen + 4u;
+}
+
+// Writes what follows `caplen` bytes of packet data in an EPB (zero padding, the block length).
+inline void writePcapngPacketTail(std::byte* p, std::uint32_t caplen) {
+    const std::uint32_t pad = pcapngPacketTailBytes(caplen) - 4u;
+    std::memset(p, 0, pad);
+    p += pad;
+    pcapng_detail::put<std::uint32_t>(p, pcapngPacketBytes(caplen));
+}
+
 }  // namespace pushcap::workers

@@ -193,7 +193,6 @@ IoStatus RemoteSink::append(const std::byte* data, std::size_t size) {
         p[1] = std::byte(0);
         put16be(p + 2, static_cast<std::uint16_t>(payload));
         p += MESSAGE_HEADER;
-        const std::uint64_t usec = std::uint64_t(h.ts_sec) * 1'000'000ULL + h.ts_nsec / 1000;
         if (!m_options.pcapng) {
             put<std::uint32_t>(p, h.ts_sec);
             put<std::uint32_t>(p, h.ts_nsec / 1000);
@@ -201,12 +200,11 @@ IoStatus RemoteSink::append(const std::byte* data, std::size_t size) {
             put<std::uint32_t>(p, h.wirelen);
             std::memcpy(p, data + off + sizeof h, cap);
         } else {
+            const std::uint64_t usec = std::uint64_t(h.ts_sec) * 1'000'000ULL + h.ts_nsec / 1000;
             writePcapngPacketHead(p, usec, cap, h.wirelen);
             p += PCAPNG_EPB_HEAD_BYTES;
             std::memcpy(p, data + off + sizeof h, cap);
-            std::memset(p + cap, 0, ((cap + 3u) & ~3u) - cap);
-            p += (cap + 3u) & ~3u;
-            put<std::uint32_t>(p, static_cast<std::uint32_t>(payload));
+            writePcapngPacketTail(p + cap, cap);
         }
         off += sizeof h + h.caplen;
     }

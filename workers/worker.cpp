@@ -431,12 +431,10 @@ bool Worker::appendPcapng(const router::PacketRef& packet, std::uint64_t tsNs) {
     const std::uint32_t caplen = packet.header.caplen;
     std::byte head[PCAPNG_EPB_HEAD_BYTES];
     writePcapngPacketHead(head, tsNs, caplen, packet.header.wirelen);
-    std::byte tail[8] = {};
-    const std::uint32_t pad = ((caplen + 3u) & ~3u) - caplen;
-    const std::uint32_t total = pcapngPacketBytes(caplen);
-    std::memcpy(tail + pad, &total, sizeof total);
+    std::byte tail[8];
+    writePcapngPacketTail(tail, caplen);
     return appendRun(head, sizeof head) && appendRun(packet.data, caplen) &&
-           appendRun(tail, pad + sizeof total);
+           appendRun(tail, pcapngPacketTailBytes(caplen));
 }
 
 bool Worker::commitNow(std::uint64_t skipPosition, std::uint32_t skipPackets) {
