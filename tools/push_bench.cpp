@@ -152,6 +152,8 @@ int runPushBench(const PushBenchOptions& o) {
         (unsigned long long)dumpOut);
     fs::remove_all(o.dir + "/out");
     fs::remove_all(o.dir + "/tcpdump");
+    if (o.input.empty())
+        fs::remove(input);  // ~1 GiB of tmpfs (RAM) otherwise held until reboot
     return 0;
 }
 
