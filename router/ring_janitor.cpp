@@ -11,9 +11,17 @@ RingJanitor::RingJanitor(const RingConfig& config) : m_segment(RingSegment::crea
 RingJanitor::RingJanitor(const std::string& segmentName)
     : m_segment(RingSegment::open(segmentName)) {}
 
-void RingJanitor::addConsumer(const std::string& consumer, bool fromOldest) {
-    const RingHeader& h = m_segment.header();
-    m_segment.claimSlot(consumer, fromOldest ? loadAcquire(h.tail_pos) : loadAcquire(h.write_pos));
+void RingJanitor::addConsumer(const std::string& consumer, bool fromOldest, Delivery delivery) {
+    RingHeader& h = m_segment.header();
+    const std::uint32_t index = m_segment.claimSlot(
+        consumer, fromOldest ? loadAcquire(h.tail_pos) : loadAcquire(h.write_pos), delivery);
+    ConsumerSlot& s = m_segment.slot(index);
+    if (loadAcquire(s.delivery) != static_cast<std::uint32_t>(delivery)) {
+        storeRelease(s.delivery, static_cast<std::uint32_t>(delivery));
+        // A producer waiting for this consumer's room may not have to any more.
+        fetchAdd(h.space_seq, 1u);
+        futexWakeAll(&h.space_seq);
+    }
 }
 
 bool RingJanitor::releaseConsumer(const std::string& consumer) {
@@ -55,6 +63,7 @@ RingSnapshot RingJanitor::snapshot() const {
     s.publishedBatches = loadRelaxed(h.published_batches);
     s.producerWaits = loadRelaxed(h.producer_waits);
     s.deadConsumerSkips = loadRelaxed(h.dead_consumer_skips);
+    s.producerWaitNs = loadRelaxed(h.producer_wait_ns);
     s.sourceDrops = loadRelaxed(h.source_drops);
     s.sourceIfDrops = loadRelaxed(h.source_if_drops);
     for (std::uint32_t i = 0; i < CONSUMER_SLOTS; ++i) {
@@ -70,6 +79,10 @@ RingSnapshot RingJanitor::snapshot() const {
         c.heartbeatNs = loadAcquire(slot.heartbeat_ns);
         c.attaches = loadRelaxed(slot.attaches);
         c.skippedByProducer = loadRelaxed(slot.skipped_by_producer);
+        c.delivery = loadAcquire(slot.delivery) == static_cast<std::uint32_t>(Delivery::BestEffort)
+                         ? Delivery::BestEffort
+                         : Delivery::Lossless;
+        c.heldSourceNs = loadRelaxed(slot.held_source_ns);
         const ConsumerCommit rec = readCommit(slot);
         std::copy(std::begin(rec.counters), std::end(rec.counters), c.counters);
         s.consumers.push_back(std::move(c));

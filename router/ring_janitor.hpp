@@ -20,6 +20,8 @@ struct ConsumerSnapshot {
     std::uint64_t heartbeatNs = 0;  // CLOCK_MONOTONIC of the last heartbeat
     std::uint64_t attaches = 0;
     std::uint64_t skippedByProducer = 0;
+    Delivery delivery = Delivery::Lossless;
+    std::uint64_t heldSourceNs = 0;  // time the producer waited for this consumer's room
     std::uint64_t counters[CONSUMER_COUNTERS] = {};  // as last committed
 };
 
@@ -39,6 +41,7 @@ struct RingSnapshot {
     std::uint64_t publishedBatches = 0;
     std::uint64_t producerWaits = 0;
     std::uint64_t deadConsumerSkips = 0;
+    std::uint64_t producerWaitNs = 0;
     std::uint64_t sourceDrops = 0;
     std::uint64_t sourceIfDrops = 0;
     std::vector<ConsumerSnapshot> consumers;
@@ -52,8 +55,10 @@ class RingJanitor {
     explicit RingJanitor(const std::string& segmentName);
 
     const std::string& name() const { return m_segment.name(); }
-    // Registers `consumer` at the oldest data (or the newest); no-op if it exists.
-    void addConsumer(const std::string& consumer, bool fromOldest = true);
+    // Registers `consumer` at the oldest data (or the newest); if it exists, only its delivery
+    // is set (a reload may change it).
+    void addConsumer(const std::string& consumer, bool fromOldest = true,
+                     Delivery delivery = Delivery::Lossless);
     // Frees the slot of a consumer that will not come back. False if there was none.
     bool releaseConsumer(const std::string& consumer);
     RingSnapshot snapshot() const;

@@ -23,7 +23,7 @@
 namespace pushcap::router {
 
 inline constexpr std::uint64_t RING_MAGIC = 0x5250414348535550ULL;  // "PUSHCAPR" little-endian
-inline constexpr std::uint32_t RING_LAYOUT_VERSION = 1;
+inline constexpr std::uint32_t RING_LAYOUT_VERSION = 2;  // 2: per-slot delivery, held time
 inline constexpr std::uint32_t CONSUMER_SLOTS = 64;
 inline constexpr std::size_t CACHE_LINE = 64;
 inline constexpr std::size_t PAGE = 4096;
@@ -35,7 +35,22 @@ inline constexpr std::uint32_t BATCH_ALIGN = 64;
 inline constexpr std::uint32_t MAX_CAPLEN = 262144;  // largest snaplen libpcap accepts
 inline constexpr std::uint64_t UNKNOWN_SEQ = ~0ULL;
 
-enum class RingMode : std::uint32_t { Lossless = 1, Live = 2 };
+// What the source can do, so what the producer may do when a consumer has no room:
+//   Lossless       stored files: the producer waits for every lossless consumer (replayed data);
+//   Live           an interface: the producer never waits, every consumer may be lapped;
+//   Backpressured  live data from a source that can be slowed (collector sockets: TCP holds the
+//                  clients back): the producer waits for lossless consumers, as for files.
+enum class RingMode : std::uint32_t { Lossless = 1, Live = 2, Backpressured = 3 };
+inline constexpr bool producerMayWait(RingMode m) {
+    return m != RingMode::Live;
+}
+// Packet times follow the wall clock (so idle files close on time), unlike a replayed file.
+inline constexpr bool liveData(RingMode m) {
+    return m != RingMode::Lossless;
+}
+// Per consumer: may the producer wait for it (in a ring whose producer may wait at all)?
+// A best-effort consumer is lapped instead and counts exactly what it lost.
+enum class Delivery : std::uint32_t { Lossless = 1, BestEffort = 2 };
 enum class SegmentState : std::uint32_t { Initialising = 0, Ready = 1 };
 enum class ProducerState : std::uint32_t { Absent = 0, Running = 1, Finished = 2 };
 enum class SlotState : std::uint32_t { Free = 0, Claiming = 1, Active = 2 };
@@ -116,6 +131,7 @@ struct RingHeader {
     std::uint64_t producer_attaches;
     std::uint64_t source_drops;  // e.g. kernel drops reported by the capture (status only)
     std::uint64_t source_if_drops;
+    std::uint64_t producer_wait_ns;  // time the producer spent with no room for its next batch
 };
 
 struct ConsumerCommit {
@@ -135,6 +151,9 @@ struct ConsumerSlot {
     std::uint64_t heartbeat_ns;  // CLOCK_MONOTONIC, updated by the owner while it runs
     std::uint64_t attaches;
     std::uint64_t skipped_by_producer;  // written by the producer only (lossless grace expired)
+    std::uint32_t delivery;             // Delivery, set when the slot is claimed or registered
+    std::uint32_t reserved;
+    std::uint64_t held_source_ns;  // written by the producer only: time it waited for this slot
     char name[NAME_BYTES];
     alignas(CACHE_LINE) std::uint64_t read_pos;       // owner's cursor (status: lag)
     alignas(CACHE_LINE) std::uint64_t committed_pos;  // copy of the active commit's position

@@ -28,12 +28,12 @@ bool producerFinished(const RingHeader& h) {
 }  // namespace
 
 RingReader::RingReader(const std::string& segmentName, const std::string& consumerName,
-                       StartAt start)
+                       StartAt start, Delivery delivery)
     : m_segment(RingSegment::open(segmentName)) {
     RingHeader& h = m_segment.header();
     const std::uint64_t startPos =
         start == StartAt::Oldest ? loadAcquire(h.tail_pos) : loadAcquire(h.write_pos);
-    m_slot = &m_segment.slot(m_segment.claimSlot(consumerName, startPos));
+    m_slot = &m_segment.slot(m_segment.claimSlot(consumerName, startPos, delivery));
 
     const ProcessIdentity self = selfIdentity();
     std::uint32_t current = loadAcquire(m_slot->owner_pid);
@@ -82,6 +82,12 @@ std::uint64_t RingReader::resumeCounter(std::uint32_t index) const {
 void RingReader::heartbeat() {
     m_lastHeartbeatNs = monotonicNs();
     storeRelaxed(m_slot->heartbeat_ns, m_lastHeartbeatNs);
+}
+
+Delivery RingReader::delivery() const {
+    return loadAcquire(m_slot->delivery) == static_cast<std::uint32_t>(Delivery::BestEffort)
+               ? Delivery::BestEffort
+               : Delivery::Lossless;
 }
 
 bool RingReader::producerAlive() const {
@@ -172,6 +178,18 @@ NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
     }
 }
 
+void RingReader::account(const BatchView& view, std::uint32_t packets, std::uint64_t captured) {
+    if (m_nextPacketSeq != UNKNOWN_SEQ && view.firstPacketSeq > m_nextPacketSeq) {
+        m_counters[COUNTER_PACKETS_LOST] += view.firstPacketSeq - m_nextPacketSeq;
+        if (view.firstByteSeq > m_nextByteSeq)
+            m_counters[COUNTER_BYTES_LOST] += view.firstByteSeq - m_nextByteSeq;
+    }
+    m_nextPacketSeq = view.firstPacketSeq + packets;
+    m_nextByteSeq = view.firstByteSeq + captured;
+    m_counters[COUNTER_PACKETS_READ] += packets;
+    m_counters[COUNTER_BYTES_READ] += captured;
+}
+
 bool RingReader::finish(const BatchView& view) {
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t tail = loadAcquire(m_segment.header().tail_pos);
@@ -180,20 +198,17 @@ bool RingReader::finish(const BatchView& view) {
         skipTo(tail);
         return false;
     }
-    const std::uint64_t captured =
-        view.payloadBytes - std::uint64_t(view.packets) * sizeof(PcapRecordHeader);
-    if (m_nextPacketSeq != UNKNOWN_SEQ && view.firstPacketSeq > m_nextPacketSeq) {
-        m_counters[COUNTER_PACKETS_LOST] += view.firstPacketSeq - m_nextPacketSeq;
-        if (view.firstByteSeq > m_nextByteSeq)
-            m_counters[COUNTER_BYTES_LOST] += view.firstByteSeq - m_nextByteSeq;
-    }
-    m_nextPacketSeq = view.firstPacketSeq + view.packets;
-    m_nextByteSeq = view.firstByteSeq + captured;
-    m_counters[COUNTER_PACKETS_READ] += view.packets;
-    m_counters[COUNTER_BYTES_READ] += captured;
+    account(view, view.packets,
+            view.payloadBytes - std::uint64_t(view.packets) * sizeof(PcapRecordHeader));
     m_cursor = view.end;
     storeRelaxed(m_slot->read_pos, m_cursor);
     return true;
+}
+
+void RingReader::keptBeforeLap(const BatchView& view, std::uint32_t packets,
+                               std::uint64_t capturedBytes) {
+    if (packets != 0 && packets <= view.packets)
+        account(view, packets, capturedBytes);
 }
 
 void RingReader::commit(std::span<const std::uint8_t> blob,

@@ -5,7 +5,8 @@
 // name claims a free slot at `StartAt`.
 //
 // Per batch:  next() -> process view.payload in place -> finish(view) -> (now or later) commit().
-// In live mode the producer may overwrite a batch while it is being processed; finish() says so
+// When the producer may lap this consumer (mayBeLapped()) it may overwrite a batch while it is
+// being processed; finish() says so
 // (returns false) and the caller must discard whatever it derived from that batch. Lost packets
 // and bytes are counted exactly from the producer's sequence numbers.
 #pragma once
@@ -52,8 +53,9 @@ class RingReader {
 
     // Throws RingError if the segment is invalid, the name is bad, or a live process already owns
     // the slot.
+    // `delivery` applies to a slot this claims; a slot the supervisor registered keeps its own.
     RingReader(const std::string& segmentName, const std::string& consumerName,
-               StartAt start = StartAt::Oldest);
+               StartAt start = StartAt::Oldest, Delivery delivery = Delivery::Lossless);
     ~RingReader();  // releases ownership; the slot and its commit stay for a successor
     RingReader(const RingReader&) = delete;
     RingReader& operator=(const RingReader&) = delete;
@@ -70,6 +72,10 @@ class RingReader {
     // True if the batch stayed intact while it was processed; it is then counted as read.
     // False: it was overwritten (live mode), nothing of it may be kept; the loss is counted.
     bool finish(const BatchView& view);
+    // After finish(view) returned false: the first `packets` records of `view` (`capturedBytes`
+    // of packet data) were handled before the batch was overwritten, so only the rest counts as
+    // lost.
+    void keptBeforeLap(const BatchView& view, std::uint32_t packets, std::uint64_t capturedBytes);
     // Records that everything finished so far is durably handled, with the caller's resume blob
     // (<= CONSUMER_BLOB_BYTES) and app counters (indices >= COUNTER_FIRST_APP). In lossless mode
     // this is what lets the producer reuse the space.
@@ -80,12 +86,20 @@ class RingReader {
     std::uint64_t position() const { return m_cursor; }
     bool producerAlive() const;
     RingMode mode() const { return m_segment.mode(); }
+    Delivery delivery() const;
+    // True if the producer may overwrite a batch while this consumer reads it: a live ring, or a
+    // best-effort slot. Then whatever is derived from a batch is valid only if finish() says so.
+    bool mayBeLapped() const {
+        return !producerMayWait(mode()) || delivery() == Delivery::BestEffort;
+    }
     const RingSegment& segment() const { return m_segment; }
 
   private:
     void heartbeat();
     bool waitForData(std::uint64_t timeoutNs);
     void skipTo(std::uint64_t position);
+    // Counts `packets` records of `view` as read, and the gap before it as lost.
+    void account(const BatchView& view, std::uint32_t packets, std::uint64_t captured);
 
     RingSegment m_segment;
     ConsumerSlot* m_slot = nullptr;

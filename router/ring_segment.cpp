@@ -60,7 +60,8 @@ void checkConfig(const RingConfig& c, const std::string& name) {
             " bytes must be a multiple of 64 between 128 and a quarter of the capacity (" +
             std::to_string(c.dataCapacity / 4) + ")");
     }
-    if (c.mode != RingMode::Lossless && c.mode != RingMode::Live) {
+    if (c.mode != RingMode::Lossless && c.mode != RingMode::Live &&
+        c.mode != RingMode::Backpressured) {
         throw RingError("ring " + name + ": unknown mode");
     }
 }
@@ -241,7 +242,8 @@ RingSegment RingSegment::open(const std::string& name) {
              std::to_string(h->total_bytes) + ": truncated or corrupt");
     }
     if (h->mode != static_cast<std::uint32_t>(RingMode::Lossless) &&
-        h->mode != static_cast<std::uint32_t>(RingMode::Live)) {
+        h->mode != static_cast<std::uint32_t>(RingMode::Live) &&
+        h->mode != static_cast<std::uint32_t>(RingMode::Backpressured)) {
         fail("unknown mode " + std::to_string(h->mode));
     }
     if (h->max_batch_bytes < 2 * BATCH_ALIGN || h->max_batch_bytes % BATCH_ALIGN != 0 ||
@@ -270,7 +272,8 @@ int RingSegment::findSlot(const std::string& consumer) const {
     return -1;
 }
 
-std::uint32_t RingSegment::claimSlot(const std::string& consumer, std::uint64_t startPos) const {
+std::uint32_t RingSegment::claimSlot(const std::string& consumer, std::uint64_t startPos,
+                                     Delivery delivery) const {
     validateName("consumer name", consumer);
     if (int found = findSlot(consumer); found >= 0)
         return static_cast<std::uint32_t>(found);
@@ -286,6 +289,7 @@ std::uint32_t RingSegment::claimSlot(const std::string& consumer, std::uint64_t 
         static_assert(offsetof(ConsumerSlot, state) == 0);
         std::memset(reinterpret_cast<char*>(&s) + sizeof s.state, 0, sizeof s - sizeof s.state);
         copyName(s.name, consumer);
+        s.delivery = static_cast<std::uint32_t>(delivery);
         // A slot that starts where the last published batch ends knows the sequence numbers
         // there, so packets it loses before its first read (lapped before it ever ran, e.g. a
         // consumer registered by the supervisor on a fresh ring) are counted too.

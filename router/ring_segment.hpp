@@ -49,8 +49,10 @@ class RingSegment {
     // Index of the Active slot called `consumer`, or -1.
     int findSlot(const std::string& consumer) const;
     // Finds or claims (Free -> Active) the slot called `consumer`. A new slot starts at
-    // `startPos` with no owner. Throws RingError when all slots are taken.
-    std::uint32_t claimSlot(const std::string& consumer, std::uint64_t startPos) const;
+    // `startPos` with no owner and `delivery`; an existing slot keeps its own. Throws RingError
+    // when all slots are taken.
+    std::uint32_t claimSlot(const std::string& consumer, std::uint64_t startPos,
+                            Delivery delivery = Delivery::Lossless) const;
 
   private:
     struct Mapping;

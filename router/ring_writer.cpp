@@ -83,9 +83,11 @@ void RingWriter::reportSourceDrops(std::uint64_t drops, std::uint64_t ifDrops) {
 std::uint64_t RingWriter::slowestConsumer(std::uint64_t floor, std::uint64_t nowNs) {
     RingHeader& h = m_segment.header();
     std::uint64_t slowest = ~0ULL;
+    m_blockers = 0;
     for (std::uint32_t i = 0; i < CONSUMER_SLOTS; ++i) {
         ConsumerSlot& s = m_segment.slot(i);
-        if (loadAcquire(s.state) != static_cast<std::uint32_t>(SlotState::Active)) {
+        if (loadAcquire(s.state) != static_cast<std::uint32_t>(SlotState::Active) ||
+            loadAcquire(s.delivery) == static_cast<std::uint32_t>(Delivery::BestEffort)) {
             m_orphanSince[i] = 0;
             m_orphanSkipped[i] = false;
             continue;
@@ -100,6 +102,7 @@ std::uint64_t RingWriter::slowestConsumer(std::uint64_t floor, std::uint64_t now
             m_orphanSince[i] = 0;
             m_orphanSkipped[i] = false;
             slowest = std::min(slowest, committed);
+            m_blockers |= 1ULL << i;
             continue;
         }
         // No live owner: wait for a restart up to the grace, then stop waiting (and say so).
@@ -114,8 +117,26 @@ std::uint64_t RingWriter::slowestConsumer(std::uint64_t floor, std::uint64_t now
             continue;
         }
         slowest = std::min(slowest, committed);
+        m_blockers |= 1ULL << i;
     }
     return slowest;
+}
+
+void RingWriter::accountHeld(std::uint64_t nowNs, bool stillBlocked) {
+    // Time with no room is charged to the consumers that were holding the producer back, from
+    // one look at the slots to the next, across beginBatch() calls (a collector comes back to
+    // retry between its socket work, and that time is held too).
+    RingHeader& h = m_segment.header();
+    if (m_heldSinceNs != 0 && nowNs > m_heldSinceNs) {
+        const std::uint64_t delta = nowNs - m_heldSinceNs;
+        addRelaxed(h.producer_wait_ns, delta);
+        for (std::uint64_t mask = m_heldBy; mask != 0; mask &= mask - 1)
+            addRelaxed(
+                m_segment.slot(static_cast<std::uint32_t>(__builtin_ctzll(mask))).held_source_ns,
+                delta);
+    }
+    m_heldSinceNs = stillBlocked ? nowNs : 0;
+    m_heldBy = stillBlocked ? m_blockers : 0;
 }
 
 bool RingWriter::waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs) {
@@ -128,6 +149,7 @@ bool RingWriter::waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs) {
     for (;;) {
         std::uint64_t now = monotonicNs();
         std::uint64_t slowest = slowestConsumer(floor, now);
+        accountHeld(now, slowest < floor);
         if (slowest >= floor) {
             // With no consumer at all, `slowest` is infinite: cap it so a consumer that attaches
             // later is waited for again.
@@ -184,7 +206,7 @@ std::span<std::byte> RingWriter::beginBatch(std::uint64_t timeoutNs) {
     const std::uint64_t end = start + need;
     if (m_reservedAt == NO_RESERVATION) {
         if (end > cap) {
-            if (mode() == RingMode::Lossless && !waitForSpace(end, timeoutNs))
+            if (producerMayWait(mode()) && !waitForSpace(end, timeoutNs))
                 return {};
             advanceTail(end - cap);
         }

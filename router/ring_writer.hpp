@@ -39,9 +39,10 @@ class RingWriter {
     std::vector<std::uint8_t> resumeCursor() const;
     std::uint64_t packetsPublished() const { return m_packetSeq; }
 
-    // Space for the next batch. In lossless mode waits for the slowest live consumer, at most
-    // `timeoutNs`; returns an empty span on timeout so the caller can check for shutdown.
-    // In live mode never waits.
+    // Space for the next batch. In a ring whose producer may wait (Lossless, Backpressured) waits
+    // for the slowest live lossless consumer, at most `timeoutNs`; returns an empty span on
+    // timeout so the caller can check for shutdown (or, a collector, serve its sockets). Never
+    // waits for a best-effort consumer (it is lapped) nor in a live ring.
     std::span<std::byte> beginBatch(std::uint64_t timeoutNs);
     // Publishes the first `payloadBytes` bytes (`packets` records) of the last beginBatch() span,
     // with `cursor` (<= PRODUCER_CURSOR_BYTES) as the producer's resume point.
@@ -60,6 +61,7 @@ class RingWriter {
     bool waitForSpace(std::uint64_t needEnd, std::uint64_t timeoutNs);
     std::uint64_t slowestConsumer(std::uint64_t needEnd, std::uint64_t nowNs);
     void advanceTail(std::uint64_t newTailFloor);
+    void accountHeld(std::uint64_t nowNs, bool stillBlocked);
 
     RingSegment m_segment;
     std::uint32_t m_maxPayload = 0;
@@ -72,6 +74,10 @@ class RingWriter {
     std::uint64_t m_cachedMinCommitted = 0;
     std::uint64_t m_orphanSince[CONSUMER_SLOTS] = {};  // when a slot was first seen ownerless
     bool m_orphanSkipped[CONSUMER_SLOTS] = {};
+    std::uint64_t m_blockers = 0;     // slots below the floor at the last look (bit per slot)
+    std::uint64_t m_heldBy = 0;       // the blockers being charged since m_heldSinceNs
+    std::uint64_t m_heldSinceNs = 0;  // 0: not blocked
+    static_assert(CONSUMER_SLOTS <= 64, "one bit per slot");
 };
 
 }  // namespace pushcap::router

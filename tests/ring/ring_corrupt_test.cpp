@@ -121,8 +121,7 @@ TEST_CASE("damaged identity fields are refused with a message", "[ring]") {
     const std::vector<Case> cases = {
         {"bad magic", [](RingHeader& x) { x.magic = 0x1122334455667788ULL; }, "bad magic"},
         {"zero magic", [](RingHeader& x) { x.magic = 0; }, "bad magic"},
-        {"newer version", [](RingHeader& x) { x.layout_version = RING_LAYOUT_VERSION + 1; },
-         "layout version 2"},
+        {"newer version", [](RingHeader& x) { x.layout_version = 99; }, "layout version 99"},
         {"old version", [](RingHeader& x) { x.layout_version = 0; }, "layout version 0"},
         {"never ready", [](RingHeader& x) { x.state = 0; }, "not initialised"},
         {"header size", [](RingHeader& x) { x.header_bytes += 64; }, "sizes"},

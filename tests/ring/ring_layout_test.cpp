@@ -27,7 +27,7 @@ using pushcap::ringtest::TempDir;
 using pushcap::ringtest::uniqueInstance;
 
 TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
-    REQUIRE(RING_LAYOUT_VERSION == 1);
+    REQUIRE(RING_LAYOUT_VERSION == 2);
     CHECK(RING_MAGIC == 0x5250414348535550ULL);
     CHECK(CONSUMER_SLOTS == 64);
     CHECK(NAME_BYTES == 64);
@@ -40,6 +40,9 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(PAD_MAGIC == 0x44444150);
     CHECK(static_cast<std::uint32_t>(RingMode::Lossless) == 1);
     CHECK(static_cast<std::uint32_t>(RingMode::Live) == 2);
+    CHECK(static_cast<std::uint32_t>(RingMode::Backpressured) == 3);
+    CHECK(static_cast<std::uint32_t>(Delivery::Lossless) == 1);
+    CHECK(static_cast<std::uint32_t>(Delivery::BestEffort) == 2);
     CHECK(static_cast<std::uint32_t>(SegmentState::Ready) == 1);
     CHECK(static_cast<std::uint32_t>(ProducerState::Finished) == 2);
     CHECK(static_cast<std::uint32_t>(SlotState::Active) == 2);
@@ -64,7 +67,7 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(ProducerCommit, cursor_len) == 32);
     CHECK(offsetof(ProducerCommit, reserved) == 36);
     CHECK(offsetof(ProducerCommit, cursor) == 40);
-    CHECK(sizeof(RingHeader) == 1280);
+    CHECK(sizeof(RingHeader) == 1344);
     CHECK(offsetof(RingHeader, magic) == 0);
     CHECK(offsetof(RingHeader, layout_version) == 8);
     CHECK(offsetof(RingHeader, header_bytes) == 12);
@@ -105,6 +108,7 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(RingHeader, producer_attaches) == 1256);
     CHECK(offsetof(RingHeader, source_drops) == 1264);
     CHECK(offsetof(RingHeader, source_if_drops) == 1272);
+    CHECK(offsetof(RingHeader, producer_wait_ns) == 1280);
     CHECK(sizeof(ConsumerCommit) == 1696);
     CHECK(offsetof(ConsumerCommit, position) == 0);
     CHECK(offsetof(ConsumerCommit, next_packet_seq) == 8);
@@ -120,7 +124,10 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(ConsumerSlot, heartbeat_ns) == 16);
     CHECK(offsetof(ConsumerSlot, attaches) == 24);
     CHECK(offsetof(ConsumerSlot, skipped_by_producer) == 32);
-    CHECK(offsetof(ConsumerSlot, name) == 40);
+    CHECK(offsetof(ConsumerSlot, delivery) == 40);
+    CHECK(offsetof(ConsumerSlot, reserved) == 44);
+    CHECK(offsetof(ConsumerSlot, held_source_ns) == 48);
+    CHECK(offsetof(ConsumerSlot, name) == 56);
     CHECK(offsetof(ConsumerSlot, read_pos) == 128);
     CHECK(offsetof(ConsumerSlot, committed_pos) == 192);
     CHECK(offsetof(ConsumerSlot, commit_generation) == 200);
