@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/delivery_policy.hpp"
+
 namespace pushcap::supervisor {
 
 struct CollectorClient {
@@ -40,6 +42,7 @@ struct CollectorOutput {
     std::string rotateLocaltime;    // "" or "UNIT [mod N]"
     std::string fileMode;           // "" (the worker's default) or octal such as "0440"
     std::uint64_t idleGraceMs = 5000;
+    DeliveryChoice delivery = DeliveryChoice::Default;  // of every client's output
     bool operator==(const CollectorOutput&) const = default;
 };
 

@@ -13,7 +13,8 @@ const std::vector<std::string> COLLECTOR_KEYS = {"Listen", "MaxSnaplen", "TLS", 
 const std::vector<std::string> TLS_KEYS = {"Cert", "Key", "CA", "CRL", "Priority", "ClientAuth"};
 const std::vector<std::string> CLIENT_KEYS = {"Name", "Address", "Store", "TLS"};
 const std::vector<std::string> OUTPUT_KEYS = {"BasePath",        "CompletedPath", "MaxFileSize",
-                                              "RotateLocaltime", "FileMode",      "IdleGrace"};
+                                              "RotateLocaltime", "FileMode",      "IdleGrace",
+                                              "Delivery"};
 const std::string PREFIX = "Config.Collector";
 
 // Calls `each(key)` with the value on top of the stack for every entry of the table at `idx`;
@@ -171,6 +172,12 @@ void readOutput(LuaReader& r, int idx, CollectorOutput& out) {
         } else if (key == "IdleGrace") {
             if (r.count(-1, where, key, n))
                 out.idleGraceMs = n * 1000;
+        } else if (key == "Delivery") {
+            std::string s;
+            if (r.string(-1, where, key, s)) {
+                if (const std::string why = parseDeliveryChoice(s, out.delivery); !why.empty())
+                    r.error(where, "Delivery: " + why);
+            }
         } else {
             r.unknownKey(where, key, OUTPUT_KEYS);
         }

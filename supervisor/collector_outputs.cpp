@@ -18,6 +18,7 @@ TargetConfig clientOutputTarget(const CollectorOutput& output, const CollectorCl
     t.rotateLocaltime = output.rotateLocaltime;
     t.idleGraceMs = output.idleGraceMs;
     t.fileMode = output.fileMode;
+    t.delivery = output.delivery;
     t.sources = {client.name};
     t.collectorClient = client.name;
     return t;

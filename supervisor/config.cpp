@@ -27,13 +27,13 @@ const std::vector<std::string> TOP_KEYS = {
     "FollowStart", "Decap",          "TimeoutRing",    "StateDir", "Collector"};
 const std::vector<std::string> IGNORED_FMADIO_KEYS = {"FollowStart", "Decap", "TimeoutRing"};
 const std::vector<std::string> TARGET_KEYS = {
-    "Desc",          "Mode",         "Path",          "Split",        "FileName",
-    "FilterBPF",     "FileSuffix",   "CompletedPath", "MaxFileSize",  "RotateLocaltime",
-    "IdleGrace",     "Source",       "PipeCmd",       "SplitCmd",     "CPU",
-    "Post",          "RcloneConfig", "RclonePath",    "SpoolDir",     "SpoolMax",
-    "Uploads",       "KeepLocal",    "UploadRetries", "RemoteFormat", "RemoteQueue",
-    "RemoteTLS",     "RemoteVerify", "RemoteCA",      "RemoteCert",   "RemoteKey",
-    "RemoteHostname"};
+    "Desc",           "Mode",         "Path",          "Split",        "FileName",
+    "FilterBPF",      "FileSuffix",   "CompletedPath", "MaxFileSize",  "RotateLocaltime",
+    "IdleGrace",      "Source",       "PipeCmd",       "SplitCmd",     "CPU",
+    "Post",           "RcloneConfig", "RclonePath",    "SpoolDir",     "SpoolMax",
+    "Uploads",        "KeepLocal",    "UploadRetries", "RemoteFormat", "RemoteQueue",
+    "RemoteTLS",      "RemoteVerify", "RemoteCA",      "RemoteCert",   "RemoteKey",
+    "RemoteHostname", "Delivery"};
 const std::vector<std::string> REMOTE_TARGET_KEYS = {"RemoteFormat", "RemoteQueue",   "RemoteTLS",
                                                      "RemoteVerify", "RemoteCA",      "RemoteCert",
                                                      "RemoteKey",    "RemoteHostname"};
@@ -232,6 +232,11 @@ TargetConfig readTarget(lua_State* L, LuaReader& r, int index) {
             r.string(-1, where, key, t.remoteKey);
         } else if (key == "RemoteHostname") {
             r.string(-1, where, key, t.remoteHostname);
+        } else if (key == "Delivery") {
+            if (r.string(-1, where, key, s)) {
+                if (const std::string why = parseDeliveryChoice(s, t.delivery); !why.empty())
+                    r.error(where, "Delivery: " + why);
+            }
         } else if (contains(UNSUPPORTED_TARGET_KEYS, key)) {
             r.error(where, key + ": not supported by this version of pushcap yet; remove it");
         } else {
@@ -357,6 +362,16 @@ std::string TargetConfig::label() const {
     return "Target[" + std::to_string(index) + "] " + quoted(desc);
 }
 
+namespace {
+
+// Default and "lossless" run alike in every ring (lossless where the ring may wait, best-effort
+// in a live one): writing down the default must not restart the target on a reload.
+int deliveryKey(DeliveryChoice d) {
+    return static_cast<int>(d == DeliveryChoice::Default ? DeliveryChoice::Lossless : d);
+}
+
+}  // namespace
+
 std::string TargetConfig::fingerprint() const {
     std::ostringstream out;
     out << desc << '\n'
@@ -387,7 +402,8 @@ std::string TargetConfig::fingerprint() const {
         << remoteKey << '\n'
         << remoteHostname << '\n'
         << collectorClient << '\n'
-        << fileMode << '\n';
+        << fileMode << '\n'
+        << deliveryKey(delivery) << '\n';
     for (const std::string& s : sources)
         out << s << ',';
     return out.str();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "supervisor/collector_config.hpp"
+#include "supervisor/delivery_policy.hpp"
 
 namespace pushcap::supervisor {
 
@@ -51,14 +52,15 @@ struct TargetConfig {
     std::string collectorClient;
     std::string fileMode;  // octal; empty: the worker's default
 
+    // Delivery: may the capture wait for this target (see delivery_policy.hpp)?
+    DeliveryChoice delivery = DeliveryChoice::Default;
+
     // How messages name it: `Target[2] "x"`, or `Collector client "foo" output`.
     std::string label() const;
 
     // What identifies this target's behaviour: equal strings mean a reload leaves it running.
     std::string fingerprint() const;
 };
-
-enum class RingModeChoice { Auto, Live, Lossless };
 
 struct PushConfig {
     std::string file;
@@ -67,7 +69,7 @@ struct PushConfig {
     std::uint32_t snaplen = 262144;
     std::uint64_t ringBytes = 256ULL << 20;          // live default; see offlineRingBytes
     bool ringBytesSet = false;                       // Config.RingSize given: used in every mode
-    RingModeChoice ringMode = RingModeChoice::Auto;  // Auto: live for interfaces, lossless offline
+    RingModeChoice ringMode = RingModeChoice::Auto;  // Auto: see planRing
     std::string statusEndpoint = "tcp://127.0.0.1:5577";
     std::uint64_t statusIntervalMs = 1000;
     std::string logDir = "/var/log/pushcap";

@@ -457,6 +457,9 @@ class OsmoReader {
         o.maxFileSize = s.maxFileSize;
         o.rotateLocaltime = s.rotate;
         o.fileMode = s.fileMode;
+        // osmo-pcap-server has no such setting; o.delivery keeps the default, lossless: the
+        // collector-only ring is backpressured, so a slow disk slows the clients (over TCP)
+        // instead of losing packets.
         if (!m_errors.empty()) {
             std::string all = m_file + ": " + std::to_string(m_errors.size()) + " error(s):";
             for (const std::string& e : m_errors)

@@ -16,6 +16,7 @@
 #include "supervisor/collector_outputs.hpp"
 #include "supervisor/config_check.hpp"
 #include "supervisor/config_error.hpp"
+#include "supervisor/delivery_policy.hpp"
 #include "supervisor/osmo_config.hpp"
 #include "supervisor/supervisor.hpp"
 #include "workers/slot_counters.hpp"
@@ -81,18 +82,32 @@ std::string describeCollector(const CollectorConfig& c) {
     return text;
 }
 
+// What a target's delivery means for it in this ring, for --check.
+std::string describeDelivery(router::Delivery delivery, router::RingMode mode) {
+    if (delivery == router::Delivery::BestEffort)
+        return "best-effort (never waited for: if it falls a ring behind, it skips ahead and "
+               "counts what it lost)";
+    return mode == router::RingMode::Backpressured
+               ? "lossless (while it has no room, the collector stops reading its sockets)"
+               : "lossless (the capture waits for it when it has no room)";
+}
+
 int check(const PushConfig& config, const SupervisorOptions& options) {
     CheckInput in{options.offlineFiles,
                   options.interfaces.empty() ? config.interfaces : options.interfaces,
                   options.instance.empty() ? config.instance : options.instance};
     std::vector<std::string> problems = checkEnvironment(config, in);
     const std::string segment = router::segmentName(in.instance, "capture");
-    std::printf("configuration %s\n  instance %s, ring %s (%llu MiB), status on %s, logs in %s\n",
-                config.file.c_str(), in.instance.c_str(), segment.c_str(),
-                (unsigned long long)(config.ringBytes >> 20),
-                options.statusEndpoint.empty() ? config.statusEndpoint.c_str()
-                                               : options.statusEndpoint.c_str(),
-                config.logDir.c_str());
+    const RingPlan ring = planRing(config.ringMode, !in.offlineFiles.empty(), in.interfaces);
+    const std::uint64_t ringBytes =
+        ringCapacity(ring.mode, config.ringBytes, config.ringBytesSet, OFFLINE_RING_BYTES);
+    std::printf(
+        "configuration %s\n  instance %s, ring %s (%llu MiB, %s), status on %s, logs in %s\n",
+        config.file.c_str(), in.instance.c_str(), segment.c_str(),
+        (unsigned long long)(ringBytes >> 20), ringModeName(ring.mode),
+        options.statusEndpoint.empty() ? config.statusEndpoint.c_str()
+                                       : options.statusEndpoint.c_str(),
+        config.logDir.c_str());
     if (config.collector.enabled)
         std::printf("  %s\n", describeCollector(config.collector).c_str());
     std::string worker;
@@ -107,6 +122,7 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
     }
     const std::vector<std::string> sources = sourceNames(in.interfaces, config.collector);
     const std::vector<TargetConfig> targets = allTargets(config);
+    std::vector<std::string> deliveryNotices;
     for (const TargetConfig& t : targets) {
         std::vector<int> ids;
         try {
@@ -121,8 +137,14 @@ int check(const PushConfig& config, const SupervisorOptions& options) {
                     shellQuoted(worker.empty() ? "pushcap-worker" : worker,
                                 workerArguments(t, segment, config.logDir, ids))
                         .c_str());
+        const DeliveryDecision d = resolveDelivery(t.delivery, t.label(), ring);
+        std::printf("    delivery: %s\n", describeDelivery(d.delivery, ring.mode).c_str());
+        if (!d.notice.empty())
+            deliveryNotices.push_back(d.notice);
     }
     for (const std::string& n : config.notices)
+        std::printf("  note: %s\n", n.c_str());
+    for (const std::string& n : deliveryNotices)
         std::printf("  note: %s\n", n.c_str());
     if (!problems.empty()) {
         std::fprintf(stderr, "pushcapd: %s: %zu problem(s):\n", config.file.c_str(),

@@ -22,6 +22,7 @@
 #include "supervisor/collector_outputs.hpp"
 #include "supervisor/config_check.hpp"
 #include "supervisor/config_error.hpp"
+#include "supervisor/delivery_policy.hpp"
 #include "supervisor/osmo_config.hpp"
 #include "supervisor/status_publisher.hpp"
 #include "workers/slot_counters.hpp"
@@ -149,25 +150,20 @@ void Supervisor::setUp() {
 
     for (const std::string& note : m_config.notices)
         spdlog::info("{}", note);
+    m_ringPlan = planRing(m_config.ringMode, m_offline, m_interfaces);
     router::RingConfig ring;
     ring.instance = m_instance;
     ring.source = "capture";
-    ring.mode = m_config.ringMode == RingModeChoice::Lossless ||
-                        (m_config.ringMode == RingModeChoice::Auto && m_offline)
-                    ? router::RingMode::Lossless
-                    : router::RingMode::Live;
-    ring.dataCapacity = m_config.ringBytesSet || ring.mode == router::RingMode::Live
-                            ? m_config.ringBytes
-                            : OFFLINE_RING_BYTES;
+    ring.mode = m_ringPlan.mode;
+    ring.dataCapacity =
+        ringCapacity(ring.mode, m_config.ringBytes, m_config.ringBytesSet, OFFLINE_RING_BYTES);
     ring.maxBatchBytes =
         static_cast<std::uint32_t>(std::min<std::uint64_t>(1u << 20, ring.dataCapacity / 8));
     ring.maxBatchBytes -= ring.maxBatchBytes % router::BATCH_ALIGN;
     m_ring = std::make_unique<router::RingJanitor>(ring);
     m_status = std::make_unique<StatusPublisher>(m_config.statusEndpoint);
     spdlog::info("instance {}: ring {} ({} MiB, {}), status on {}", m_instance, m_segment,
-                 ring.dataCapacity >> 20,
-                 ring.mode == router::RingMode::Lossless ? "lossless" : "live",
-                 m_status->endpoint());
+                 ring.dataCapacity >> 20, ringModeName(ring.mode), m_status->endpoint());
 
     for (const std::string& f : m_options.offlineFiles) {
         struct stat st {};
@@ -191,9 +187,17 @@ void Supervisor::setUp() {
     m_children.push_back(std::move(capture));
 }
 
+router::Delivery Supervisor::deliveryFor(const TargetConfig& target) const {
+    const DeliveryDecision d = resolveDelivery(target.delivery, target.label(), m_ringPlan);
+    if (!d.notice.empty())
+        spdlog::warn("{}", d.notice);
+    return d.delivery;
+}
+
 void Supervisor::startTarget(const TargetConfig& target) {
-    m_ring->addConsumer(target.desc, /*fromOldest=*/m_offline);
     auto child = std::make_unique<Child>();
+    child->delivery = deliveryFor(target);
+    m_ring->addConsumer(target.desc, /*fromOldest=*/m_offline, child->delivery);
     child->name = target.desc;
     child->spec = workerSpec(target);
     child->fingerprint = target.fingerprint();
@@ -426,7 +430,10 @@ void Supervisor::childExited(Child& child, int status) {
     if (child.isCapture && child.state != ChildState::Restarting)
         m_ring->markFinished();
     if (!child.isCapture && child.state == ChildState::Stopped && child.replacement) {
-        // A changed target: the old worker completed its files; the new one resumes its slot.
+        // A changed target: the old worker completed its files; the new one resumes its slot,
+        // with the new delivery (set only now, so the old worker drained as it was promised).
+        child.delivery = child.replacementDelivery;
+        m_ring->addConsumer(child.name, m_offline, child.delivery);
         child.spec = *child.replacement;
         child.fingerprint = child.replacementFingerprint;
         child.replacement.reset();
@@ -496,10 +503,11 @@ void Supervisor::reload() {
     if (!m_options.statusEndpoint.empty())
         next.statusEndpoint = m_options.statusEndpoint;  // as the constructor did
     if (next.instance != m_config.instance || next.ringBytes != m_config.ringBytes ||
-        next.interfaces != m_config.interfaces || next.statusEndpoint != m_config.statusEndpoint) {
+        next.ringMode != m_config.ringMode || next.interfaces != m_config.interfaces ||
+        next.statusEndpoint != m_config.statusEndpoint) {
         spdlog::warn(
-            "reload: Instance, RingSize, Interface and StatusEndpoint changes take effect at the "
-            "next start");
+            "reload: Instance, RingSize, RingMode, Interface and StatusEndpoint changes take "
+            "effect at the next start");
     }
     next.instance = m_config.instance;
     next.statusEndpoint = m_config.statusEndpoint;
@@ -531,10 +539,12 @@ void Supervisor::reload() {
         if (c->proc.pid > 0) {
             c->replacement = spec;
             c->replacementFingerprint = t.fingerprint();
+            c->replacementDelivery = deliveryFor(t);
             c->stopRequested = true;
             ::kill(c->proc.pid, SIGTERM);
         } else {  // restarting, failed or stopped: start the new version now
-            m_ring->addConsumer(t.desc, m_offline);
+            c->delivery = deliveryFor(t);
+            m_ring->addConsumer(t.desc, m_offline, c->delivery);
             c->spec = spec;
             c->fingerprint = t.fingerprint();
             c->policy = RestartPolicy(m_options.limits);
@@ -602,9 +612,12 @@ void Supervisor::publishSnapshot() {
         t->set_current_file(c->currentFile);
         t->set_last_error(c->lastError);
         t->set_last_upload_unix_ns(c->lastUploadUnixNs);
+        t->set_delivery(deliveryName(c->delivery));  // a FAILED target's slot is gone
         for (const router::ConsumerSnapshot& slot : ring.consumers) {
             if (slot.name != c->name)
                 continue;
+            t->set_delivery(deliveryName(slot.delivery));
+            t->set_held_source_seconds(double(slot.heldSourceNs) / 1e9);
             t->set_packets_seen(slot.counters[router::COUNTER_PACKETS_READ]);
             t->set_packets_lost(slot.counters[router::COUNTER_PACKETS_LOST]);
             t->set_bytes_lost(slot.counters[router::COUNTER_BYTES_LOST]);
@@ -631,6 +644,8 @@ void Supervisor::publishSnapshot() {
         cap->set_pid(c->proc.pid > 0 ? static_cast<std::uint32_t>(c->proc.pid) : 0);
         cap->set_restarts(c->policy.restarts());
     }
+    cap->set_ring_mode(ringModeName(ring.mode));
+    cap->set_held_seconds(double(ring.producerWaitNs) / 1e9);
     cap->set_packets(ring.publishedPackets);
     cap->set_bytes(ring.publishedBytes);
     cap->set_kernel_drops(ring.sourceDrops);

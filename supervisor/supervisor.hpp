@@ -64,8 +64,10 @@ class Supervisor {
         bool restartPending = false;
         bool stopRequested = false;
         bool removeWhenStopped = false;
+        router::Delivery delivery = router::Delivery::Lossless;  // of its ring slot
         std::optional<ChildSpec> replacement;
         std::string replacementFingerprint;
+        router::Delivery replacementDelivery = router::Delivery::Lossless;
         bool finished = false;  // exited 0 after finishing its work
         std::string lastError;
         std::string currentFile;
@@ -94,6 +96,7 @@ class Supervisor {
     Child* findChild(pid_t pid);
     Child* findChild(const std::string& name);
     ChildSpec workerSpec(const TargetConfig& target) const;
+    router::Delivery deliveryFor(const TargetConfig& target) const;
 
     SupervisorOptions m_options;
     PushConfig m_config;
@@ -102,6 +105,7 @@ class Supervisor {
     std::vector<std::string> m_sources;  // ring source names in id order (see sourceNames)
     std::string m_segment;
     bool m_offline = false;
+    RingPlan m_ringPlan;  // the ring's mode, fixed for the run
     std::unique_ptr<router::RingJanitor> m_ring;
     std::unique_ptr<StatusPublisher> m_status;
     std::vector<std::unique_ptr<Child>> m_children;

@@ -17,7 +17,8 @@ const char* const USAGE =
     R"(usage: pushcap-status [--endpoint ENDPOINT] [--once] [--json] [--timeout SEC]
 
 Shows what a running pushcapd does: the capture line, then one row per target (state,
-packets/s, Gbit/s, lag, files, restarts, lost packets, write errors, current file or last error).
+packets/s, Gbit/s, lag, files, restarts, lost packets, delivery, write errors, current file or
+last error; "held the source N s" when a lossless target made the capture wait for it).
 
   --endpoint ENDPOINT  pushcapd's status endpoint (default tcp://127.0.0.1:5577)
   --once               print one snapshot and exit

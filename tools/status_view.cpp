@@ -19,6 +19,18 @@ std::string shortened(const std::string& s, std::size_t width) {
     return "..." + s.substr(s.size() - (width - 3));
 }
 
+// "12.3 s" at a glance: tenths below a minute, whole seconds after.
+std::string seconds(double s) {
+    return format(s < 60 ? "%.1f s" : "%.0f s", s);
+}
+
+// The DELIVERY column: "lossless", "best-eff", or "-" from a pushcapd that does not say.
+std::string shortDelivery(const std::string& delivery) {
+    if (delivery == "best-effort")
+        return "best-eff";
+    return delivery.empty() ? "-" : delivery;
+}
+
 }  // namespace
 
 std::string StatusView::table(const v1::Snapshot& s) {
@@ -47,6 +59,10 @@ std::string StatusView::table(const v1::Snapshot& s) {
             (unsigned long long)c.packets(), (unsigned long long)c.kernel_drops(),
             (unsigned long long)c.kernel_if_drops(), c.ring_fill() * 100,
             (unsigned long long)c.restarts());
+        if (!c.ring_mode().empty())
+            out += "  " + c.ring_mode() + " ring";
+        if (c.held_seconds() > 0)
+            out += "  held " + seconds(c.held_seconds());
         if (c.input_bytes_total() > 0) {
             out += format("  input %.1f%%",
                           100.0 * double(c.input_bytes_done()) / double(c.input_bytes_total()));
@@ -73,9 +89,9 @@ std::string StatusView::table(const v1::Snapshot& s) {
                 shortened(cl.last_close(), 40).c_str());
         }
     }
-    out += format("\n%-20s %-10s %7s %10s %8s %9s %7s %9s %9s %8s  %s\n", "TARGET", "STATE", "PID",
-                  "pkt/s", "Gbit/s", "lag s", "files", "restarts", "lost", "wr.err",
-                  "CURRENT FILE / LAST ERROR");
+    out += format("\n%-20s %-10s %7s %10s %8s %9s %7s %9s %9s %-8s %8s  %s\n", "TARGET", "STATE",
+                  "PID", "pkt/s", "Gbit/s", "lag s", "files", "restarts", "lost", "delivery",
+                  "wr.err", "CURRENT FILE / LAST ERROR");
     for (const v1::TargetStatus& t : s.targets()) {
         double pps, gbps;
         rate("target:" + t.desc(), t.packets_written(), t.bytes_written(), pps, gbps);
@@ -91,14 +107,19 @@ std::string StatusView::table(const v1::Snapshot& s) {
                           (unsigned long long)t.upload_failures()) +
                    note;
         }
+        if (t.held_source_seconds() > 0) {
+            // A lossless target that slows the source: the first thing to look at when the
+            // capture (or the collector's clients) cannot keep up.
+            note = "[held the source " + seconds(t.held_source_seconds()) + "] " + note;
+        }
         const bool alarm =
             t.state() == v1::FAILED || t.state() == v1::RESTARTING || t.lag_seconds() > 5;
-        out += format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %8llu  %s%s\n",
+        out += format("%s%-20s %-10s %7u %10.0f %8.3f %9.2f %7llu %9llu %9llu %-8s %8llu  %s%s\n",
                       alarm ? "\033[1;31m" : "", shortened(t.desc(), 20).c_str(),
                       v1::TargetState_Name(t.state()).c_str(), t.pid(), pps, gbps, t.lag_seconds(),
                       (unsigned long long)t.files_completed(), (unsigned long long)t.restarts(),
-                      (unsigned long long)t.packets_lost(), (unsigned long long)t.write_errors(),
-                      note.c_str(), alarm ? "\033[0m" : "");
+                      (unsigned long long)t.packets_lost(), shortDelivery(t.delivery()).c_str(),
+                      (unsigned long long)t.write_errors(), note.c_str(), alarm ? "\033[0m" : "");
     }
     return out;
 }

@@ -158,6 +158,10 @@ std::string renderMetrics(const WebStateView& state, std::string_view version) {
                [](const Capture& c) { return c.kernel_if_drops(); });
     capCounter("pushcap_capture_restarts_total", "Restarts of the capture process.",
                [](const Capture& c) { return c.restarts(); });
+    capCounter("pushcap_capture_held_seconds_total",
+               "Seconds the capture waited for room in the ring (lossless and backpressured "
+               "rings; the collector stops reading its sockets meanwhile).",
+               [](const Capture& c) { return c.held_seconds(); });
     capCounter("pushcap_capture_input_read_bytes_total",
                "Offline push: bytes of the input files read so far.",
                [](const Capture& c) { return c.input_bytes_done(); });
@@ -264,6 +268,10 @@ std::string renderMetrics(const WebStateView& state, std::string_view version) {
             [](const Target& t) { return t.write_errors(); });
     tFamily("pushcap_target_restarts_total", "counter", "Restarts of the target's worker.",
             [](const Target& t) { return t.restarts(); });
+    tFamily("pushcap_target_held_source_seconds_total", "counter",
+            "Seconds the capture waited for this lossless target's room: how long it held the "
+            "source back.",
+            [](const Target& t) { return t.held_source_seconds(); });
     tFamily("pushcap_target_lag_bytes", "gauge",
             "Bytes captured but not yet consumed by the target.",
             [](const Target& t) { return t.lag_bytes(); });

@@ -244,6 +244,29 @@ TEST_CASE("Config.Collector.Output: keys, octal modes, and names shared with tar
     CHECK_THAT(collectorError(CLIENTS), Catch::Contains("Target: no targets"));
 }
 
+TEST_CASE("Config.Collector.Output: Delivery is carried into every client's output",
+          "[unit][config][collector]") {
+    const std::string clients =
+        R"(Clients = { { Name = "foo", Address = "10.0.0.1" }, { Name = "bar", Address = "10.0.0.2" } })";
+    PushConfig cfg = load(withCollector(clients + R"(, Output = { BasePath = "/t" })"));
+    CHECK(cfg.collector.output.delivery == DeliveryChoice::Default);
+    const std::string defaulted = allTargets(cfg)[0].fingerprint();
+
+    cfg = load(
+        withCollector(clients + R"(, Output = { BasePath = "/t", Delivery = "best-effort" })"));
+    CHECK(cfg.collector.output.delivery == DeliveryChoice::BestEffort);
+    const std::vector<TargetConfig> all = allTargets(cfg);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].delivery == DeliveryChoice::BestEffort);
+    CHECK(all[1].delivery == DeliveryChoice::BestEffort);
+    CHECK(all[0].fingerprint() != defaulted);  // a reload restarts the outputs
+
+    CHECK_THAT(
+        collectorError(CLIENTS + R"(, Output = { BasePath = "/t", Delivery = "bestefort" })"),
+        Catch::Contains(R"(Config.Collector.Output: Delivery: expected "lossless" or )"
+                        R"("best-effort", got "bestefort")"));
+}
+
 TEST_CASE("Source names map to ring ids: interfaces, then clients; unknown names are explained",
           "[unit][config][collector]") {
     const PushConfig cfg = load(withCollector(

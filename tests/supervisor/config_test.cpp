@@ -187,3 +187,31 @@ TEST_CASE("Remote targets: Path is HOST:PORT, TLS needs a CA, keys belong to the
     CHECK_THAT(errorOf(target(R"(Desc = "f", Path = "/tmp/f", RemoteTLS = true)")),
                Catch::Contains(R"(RemoteTLS: only used with Mode = "Remote")"));
 }
+
+TEST_CASE("Delivery: lossless or best-effort per target, a restart on reload when it changes",
+          "[unit][config]") {
+    TempConfig file(target(R"(Desc = "a", Path = "/tmp/d/a", Delivery = "best-effort"})
+table.insert(Config.Target, {Desc = "b", Path = "/tmp/d/b", Delivery = "lossless"})
+table.insert(Config.Target, {Desc = "c", Path = "/tmp/d/c")"));
+    const PushConfig cfg = loadConfig(file.path.string());
+    REQUIRE(cfg.targets.size() == 3);
+    CHECK(cfg.targets[0].delivery == DeliveryChoice::BestEffort);
+    CHECK(cfg.targets[1].delivery == DeliveryChoice::Lossless);
+    CHECK(cfg.targets[2].delivery == DeliveryChoice::Default);
+
+    TargetConfig t = cfg.targets[2];
+    const std::string defaulted = t.fingerprint();
+    t.delivery = DeliveryChoice::Lossless;  // the default written down: nothing changes
+    CHECK(t.fingerprint() == defaulted);
+    t.delivery = DeliveryChoice::BestEffort;
+    CHECK(t.fingerprint() != defaulted);
+
+    CHECK_THAT(
+        errorOf(target(R"(Desc = "x", Path = "/tmp/p", Delivery = "lossles")")),
+        Catch::Contains(
+            R"(Target[1] "x": Delivery: expected "lossless" or "best-effort", got "lossles")"));
+    CHECK_THAT(errorOf(target(R"(Desc = "x", Path = "/tmp/p", Delivery = true)")),
+               Catch::Contains(R"(Target[1] "x": Delivery: )"));
+    CHECK_THAT(errorOf(target(R"(Desc = "x", Path = "/tmp/p", Delivry = "lossless")")),
+               Catch::Contains(R"(unknown key "Delivry" (did you mean "Delivery"?))"));
+}

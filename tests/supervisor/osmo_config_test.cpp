@@ -154,6 +154,7 @@ TEST_CASE("osmo-pcap: what a file leaves out takes osmo-pcap-server's defaults",
     CHECK(c.output.maxFileSize == 1073741824);
     CHECK(c.output.fileMode == "0440");
     CHECK(c.output.completedPath.empty());
+    CHECK(c.output.delivery == DeliveryChoice::Default);  // lossless: the ring is backpressured
     CHECK(c.tls.cert.path.empty());
     CHECK(cfg.instance == "default");
 }

@@ -27,6 +27,8 @@ v1::Snapshot snapshot(std::uint64_t sequence) {
     c->set_bytes(640000);
     c->set_kernel_drops(3);
     c->set_ring_fill(0.25);
+    c->set_held_seconds(1.5);
+    c->set_ring_mode("backpressured");
     v1::TargetStatus* t = s.add_targets();
     t->set_desc("pcap-all");
     t->set_state(v1::RUNNING);
@@ -36,6 +38,8 @@ v1::Snapshot snapshot(std::uint64_t sequence) {
     t->set_current_file("/data/all_1700000000-1700000060.pcap");
     t->set_lag_seconds(0.5);
     t->set_lag_bytes(4096);
+    t->set_delivery("lossless");
+    t->set_held_source_seconds(1.25);
     v1::TargetStatus* odd = s.add_targets();
     odd->set_desc("we\"ird\\name");
     odd->set_state(v1::FAILED);
@@ -79,6 +83,15 @@ TEST_CASE("metrics follow the Prometheus conventions and carry the snapshot's va
     CHECK_THAT(text,
                Catch::Contains(
                    "pushcap_target_lag_seconds{instance=\"box-1\",target=\"pcap-all\"} 0.5\n"));
+    CHECK_THAT(text, Catch::Contains("# TYPE pushcap_target_held_source_seconds_total counter\n"));
+    CHECK_THAT(text, Catch::Contains("pushcap_target_held_source_seconds_total{instance=\"box-1\","
+                                     "target=\"pcap-all\"} 1.25\n"));
+    // A target that never held the source is 0, not absent: rate() needs the series.
+    CHECK_THAT(text, Catch::Contains("pushcap_target_held_source_seconds_total{instance=\"box-1\","
+                                     "target=\"we\\\"ird\\\\name\"} 0\n"));
+    CHECK_THAT(text, Catch::Contains("# TYPE pushcap_capture_held_seconds_total counter\n"));
+    CHECK_THAT(text, Catch::Contains("pushcap_capture_held_seconds_total{instance=\"box-1\","
+                                     "source=\"capture\"} 1.5\n"));
     CHECK_THAT(text, Catch::Contains("pushcap_build_info{version=\"9.9.9\",pushcapd_version=\"0.1."
                                      "0\",instance=\"box-1\"} 1\n"));
     CHECK_THAT(text, Catch::Contains("pushcap_status_up{instance=\"box-1\"} 1\n"));
