@@ -12,8 +12,13 @@ std::uint64_t monotonicNowNs() noexcept {
     return std::uint64_t(ts.tv_sec) * 1'000'000'000ULL + std::uint64_t(ts.tv_nsec);
 }
 
-Batcher::Batcher(router::RingWriter& writer, std::uint64_t waitNs, const std::atomic<bool>& stop)
-    : m_writer(writer), m_waitNs(waitNs), m_stop(stop), m_maxPayload(writer.maxPayload()) {}
+Batcher::Batcher(router::RingWriter& writer, OnFull onFull, std::uint64_t waitNs,
+                 const std::atomic<bool>& stop)
+    : m_writer(writer),
+      m_waitNs(onFull == OnFull::Drop ? 0 : waitNs),
+      m_onFull(onFull),
+      m_stop(stop),
+      m_maxPayload(writer.maxPayload()) {}
 
 bool Batcher::open() noexcept {
     for (;;) {
@@ -21,9 +26,16 @@ bool Batcher::open() noexcept {
         m_space = m_writer.beginBatch(m_waitNs);
         if (!m_space.empty())
             return true;
-        if (m_waitNs == 0 || m_stop.load(std::memory_order_relaxed))
+        if (m_onFull != OnFull::WaitUntilStop || m_stop.load(std::memory_order_relaxed))
             return false;
     }
+}
+
+void Batcher::noRoom() noexcept {
+    if (m_onFull == OnFull::Hold)
+        ++m_stats.held;
+    else
+        ++m_stats.ringFull;
 }
 
 std::byte* Batcher::reserve(const router::BatchMeta& meta, std::uint32_t& captured) noexcept {
@@ -41,7 +53,7 @@ std::byte* Batcher::reserve(const router::BatchMeta& meta, std::uint32_t& captur
     }
     if (m_packets == 0) {
         if (m_space.empty() && !open()) {
-            ++m_stats.ringFull;
+            noRoom();
             return nullptr;
         }
         m_meta = meta;
@@ -60,7 +72,7 @@ std::span<std::byte> Batcher::space(const router::BatchMeta& meta) noexcept {
     }
     if (m_packets == 0) {
         if (m_space.empty() && !open()) {
-            ++m_stats.ringFull;
+            noRoom();
             return {};
         }
         m_meta = meta;

@@ -30,21 +30,28 @@ struct BatcherStats {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;  // captured bytes
     std::uint64_t batches = 0;
-    std::uint64_t ringFull = 0;   // records dropped because a live-source wait timed out
+    std::uint64_t ringFull = 0;   // records dropped for want of room (OnFull::Drop)
+    std::uint64_t held = 0;       // times a reserve found no room and the caller held on
     std::uint64_t truncated = 0;  // records cut to fit the largest batch
+};
+
+// What reserve()/space() do when the ring has no room for a new batch.
+enum class OnFull {
+    WaitUntilStop,  // stored files: wait (in slices of waitNs) until there is room or a stop
+    Hold,           // sockets: wait at most waitNs once, then return nothing; the caller keeps
+                    // the packet and stops reading, so TCP slows the sender (nothing is dropped)
+    Drop,           // an interface: never wait; the record is dropped and counted (ringFull)
 };
 
 class Batcher {
   public:
-    // `waitNs`: how long one reserve() may wait for space in a lossless ring before it re-checks
-    // `stop` (files) or gives up and drops the record (live sources, waitNs == 0).
-    Batcher(router::RingWriter& writer, std::uint64_t waitNs, const std::atomic<bool>& stop);
+    Batcher(router::RingWriter& writer, OnFull onFull, std::uint64_t waitNs,
+            const std::atomic<bool>& stop);
 
     void setCursorProvider(const CursorProvider* provider) { m_cursor = provider; }
 
     // Space for one record of `captured` bytes (plus its 16-byte header). Returns nullptr if the
-    // ring had no space before a stop was requested or the wait expired; `captured` may be
-    // lowered to what fits in an empty batch.
+    // ring had no space (see OnFull); `captured` may be lowered to what fits in an empty batch.
     std::byte* reserve(const router::BatchMeta& meta, std::uint32_t& captured) noexcept;
     void commit(std::uint32_t captured) noexcept {
         m_used += static_cast<std::uint32_t>(sizeof(router::PcapRecordHeader)) + captured;
@@ -66,7 +73,8 @@ class Batcher {
     // Publishes the open batch, if it has records.
     void flush();
     // Publishes the open batch, then an empty batch carrying `meta` (e.g. a session end). False
-    // if the ring had no space (live: the marker is dropped; workers fall back to idle close).
+    // if the ring had no space (Drop: the marker is lost, workers fall back to idle close;
+    // Hold: the caller tries again later).
     bool mark(const router::BatchMeta& meta);
     bool pending() const { return m_packets != 0; }
     // CLOCK_MONOTONIC ns when the open batch got its first record (0 if none).
@@ -74,12 +82,15 @@ class Batcher {
     std::uint32_t maxCaptured() const { return m_maxPayload - sizeof(router::PcapRecordHeader); }
     const BatcherStats& stats() const { return m_stats; }
     router::RingWriter& writer() { return m_writer; }
+    OnFull onFull() const { return m_onFull; }
 
   private:
     bool open() noexcept;
+    void noRoom() noexcept;
 
     router::RingWriter& m_writer;
     std::uint64_t m_waitNs;
+    OnFull m_onFull;
     const std::atomic<bool>& m_stop;
     const CursorProvider* m_cursor = nullptr;
     std::span<std::byte> m_space;

@@ -31,6 +31,9 @@ using workers::EXIT_OK;
 using workers::EXIT_RUNTIME_ERROR;
 
 std::atomic<bool> g_stop{false};
+// How long one attempt to get ring room may block the collector's event loop.
+constexpr std::uint64_t HOLD_WAIT_NS = 2'000'000;
+constexpr std::uint64_t SHUTDOWN_DRAIN_NS = 2'000'000'000;
 static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
 extern "C" void onStopSignal(int) {
@@ -122,8 +125,8 @@ void logStats(const Batcher& b, std::uint64_t drops, std::uint64_t ifDrops) {
     const BatcherStats& s = b.stats();
     spdlog::info(
         "packets {} bytes {} batches {} kernel drops {} if drops {} ring-full drops {} truncated "
-        "{}",
-        s.packets, s.bytes, s.batches, drops, ifDrops, s.ringFull, s.truncated);
+        "{} held for room {} times",
+        s.packets, s.bytes, s.batches, drops, ifDrops, s.ringFull, s.truncated, s.held);
 }
 
 void signalReady(int fd) {
@@ -197,7 +200,11 @@ int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
     int rc = EXIT_OK;
     while (!g_stop.load(std::memory_order_relaxed)) {
         std::uint64_t waitNs = 100'000'000;
-        if (batcher.pending()) {
+        const bool held = std::any_of(sources.begin(), sources.end(),
+                                      [](const auto& s) { return s->hasHeldWork(); });
+        if (held) {
+            waitNs = 0;  // the source waits for ring room itself (a futex, not this poll)
+        } else if (batcher.pending()) {
             const std::uint64_t due = batcher.openedAtNs() + flushNs;
             waitNs = due > now ? std::min(waitNs, due - now) : 0;
         }
@@ -209,8 +216,8 @@ int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
             rc = EXIT_RUNTIME_ERROR;
             break;
         }
-        for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
-            if (fds[i].revents == 0)
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if ((ready <= 0 || fds[i].revents == 0) && !sources[i]->hasHeldWork())
                 continue;
             PumpStatus st;
             int rounds = 0;
@@ -239,6 +246,19 @@ int captureLive(std::vector<std::unique_ptr<Source>>& sources, Batcher& batcher,
         if (now >= nextStats) {
             logStats(batcher, drops, ifDrops);
             nextStats = now + o.statsMs * 1'000'000;
+        }
+    }
+    // What a collector read but had no room for yet goes in before the end, if room comes soon.
+    const std::uint64_t drainUntil = monotonicNowNs() + SHUTDOWN_DRAIN_NS;
+    for (const auto& s : sources) {
+        while (!s->drainHeld(batcher)) {
+            if (monotonicNowNs() >= drainUntil) {
+                spdlog::warn(
+                    "{}: stopping with data read from clients still waiting for ring "
+                    "room (a lossless target is not consuming): it is not stored",
+                    s->describe());
+                break;
+            }
         }
     }
     batcher.flush();
@@ -426,11 +446,18 @@ int runCapture(const CaptureOptions& o) {
     signalReady(o.readyFd);
     try {
         if (files) {
-            Batcher batcher(*writer, 50'000'000, g_stop);
+            Batcher batcher(*writer, OnFull::WaitUntilStop, 50'000'000, g_stop);
             batcher.setCursorProvider(files.get());
             return pushFiles(*files, batcher, o, events);
         }
-        Batcher batcher(*writer, 0, g_stop);
+        // Sockets can wait (TCP holds the clients back) when nothing else shares the ring; an
+        // interface never can. The hold is short so accepts and handshakes go on meanwhile.
+        const bool hold = o.interfaces.empty() && router::producerMayWait(writer->mode());
+        Batcher batcher(*writer, hold ? OnFull::Hold : OnFull::Drop, HOLD_WAIT_NS, g_stop);
+        if (hold)
+            spdlog::info(
+                "collector: the ring is backpressured: sockets are not read while a "
+                "lossless target has no room");
         return captureLive(live, batcher, o, events);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

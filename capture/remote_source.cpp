@@ -81,6 +81,11 @@ struct RemoteSource::Connection : EpollEntry {
     std::size_t used = 0;
     std::uint64_t packets = 0;
     std::uint16_t session = 0;  // this connection's number among its client's connections
+    bool polled = false;        // registered with epoll
+    bool held = false;     // in m_held: read data waits for ring room, the socket is not polled
+    bool closing = false;  // socket closed; what it read and its session end still go in
+    bool endMarked = false;
+    bool gone = false;  // done: removed from m_connections after the round
     explicit Connection(std::uint32_t maxSnaplen) : parser(maxSnaplen) {}
 };
 
@@ -240,7 +245,7 @@ void RemoteSource::accept(int listener) {
         }
         // A client that connects again replaces its old connection (osmo-pcap clients reconnect).
         for (auto& old : m_connections) {
-            if (old->client == client) {
+            if (old->client == client && !old->closing) {
                 close(*old, "replaced by a new connection from " + addressText(sa));
                 break;
             }
@@ -260,10 +265,7 @@ void RemoteSource::accept(int listener) {
             c->tls = std::make_unique<TlsServerSession>(*m_tls, fd, requireCertificate);
             c->handshaking = true;
         }
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP;
-        ev.data.ptr = c.get();
-        ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
+        resumePolling(*c);
         spdlog::info("collector: client {} connected from {} (source {})", client->name, c->peer,
                      client->sourceId);
         m_clientStats[index].current = c.get();
@@ -275,31 +277,83 @@ void RemoteSource::accept(int listener) {
 void RemoteSource::close(Connection& c, const std::string& why) {
     spdlog::info("collector: client {} ({}) closed: {}; {} packets", c.client->name, c.peer, why,
                  c.packets);
-    ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
+    stopPolling(c);
     ::close(c.fd);
-    c.fd = -1;  // removed from m_connections after the event loop
+    c.fd = -1;
     ClientStats& stats =
         m_clientStats[static_cast<std::size_t>(c.client - m_options.clients.data())];
     if (stats.current == &c)
         stats.current = nullptr;
     stats.packetsBefore += c.packets;
     stats.lastClose = why;
-    if (c.packets != 0 && m_batcher != nullptr) {
+    // Whole messages this connection read while it waited for ring room are its client's
+    // packets: they still go in (then the session end). Anything else left is a message cut off
+    // by the close, or the rest of a bad stream.
+    if (!c.held)
+        c.used = 0;
+    c.closing = true;
+    finishClosing(c);
+}
+
+void RemoteSource::finishClosing(Connection& c) {
+    if (c.used != 0 && parseBuffered(c) == Parsed::Stopped)
+        return;  // held: the rest waits for room
+    c.used = 0;
+    if (c.packets != 0 && !c.endMarked && m_batcher != nullptr) {
         router::BatchMeta end;
         end.sourceId = c.client->sourceId;
         end.session = c.session;
         end.flags =
             router::BATCH_FLAG_SESSION_END |
             (c.parser.format() == OsmoFormat::Pcapng ? router::BATCH_FLAG_PCAPNG_SOURCE : 0);
-        if (!m_batcher->mark(end))
+        if (!m_batcher->mark(end)) {
+            if (m_batcher->onFull() == OnFull::Hold) {
+                m_noRoom = true;
+                hold(c);
+                return;
+            }
             ++m_ringFull;  // the worker closes the file at idle time instead
+        }
+        c.endMarked = true;
     }
+    c.gone = true;
+    std::erase(m_held, &c);
+}
+
+void RemoteSource::stopPolling(Connection& c) {
+    if (c.polled) {
+        ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
+        c.polled = false;
+    }
+}
+
+void RemoteSource::hold(Connection& c) {
+    // Not polled while held: its socket stays readable, and a level-triggered epoll would wake
+    // the loop for it again and again. The kernel's receive buffer fills, TCP's window closes,
+    // and the client slows down; the held queue serves the connections in turn.
+    stopPolling(c);
+    if (!c.held) {
+        c.held = true;
+        m_held.push_back(&c);
+    }
+}
+
+void RemoteSource::resumePolling(Connection& c) {
+    if (c.polled || c.fd < 0 || c.held || c.closing)
+        return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = &c;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, c.fd, &ev);
+    c.polled = true;
 }
 
 namespace {
 
-// Puts parsed packets into the ring; a full ring in live mode drops (and counts) rather than
-// stalls the socket reads of every client.
+// Puts parsed packets into the ring. With OnFull::Hold a full ring stops the parse (the message
+// stays in the connection's buffer until there is room); with OnFull::Drop (the ring is shared
+// with an interface, which cannot wait) the packet is dropped and counted rather than stall the
+// socket reads of every client.
 struct RingSink final : OsmoPacketSink {
     Batcher* batcher = nullptr;
     std::uint16_t sourceId = 0;
@@ -308,16 +362,19 @@ struct RingSink final : OsmoPacketSink {
     std::uint64_t* ringFull = nullptr;
     std::uint64_t* packets = nullptr;
     bool packet(const OsmoPacket& p) override {
-        ++*packets;
         std::uint32_t cap = p.caplen;
         const std::uint32_t flags =
             parser->format() == OsmoFormat::Pcapng ? router::BATCH_FLAG_PCAPNG_SOURCE : 0;
         std::byte* dst = batcher->reserve(
             router::BatchMeta{p.linkType, p.snaplen, sourceId, session, flags}, cap);
         if (dst == nullptr) {
+            if (batcher->onFull() == OnFull::Hold)
+                return false;
+            ++*packets;
             ++*ringFull;
             return true;
         }
+        ++*packets;
         const router::PcapRecordHeader rec{static_cast<std::uint32_t>(p.tsNs / 1'000'000'000ULL),
                                            static_cast<std::uint32_t>(p.tsNs % 1'000'000'000ULL),
                                            cap, p.wirelen};
@@ -341,7 +398,44 @@ long RemoteSource::receive(Connection& c) {
     return errno == EAGAIN || errno == EINTR ? -1 : -2;
 }
 
-void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
+RemoteSource::Parsed RemoteSource::parseBuffered(Connection& c) {
+    RingSink sink;
+    sink.batcher = m_batcher;
+    sink.sourceId = c.client->sourceId;
+    sink.session = c.session;
+    sink.parser = &c.parser;
+    sink.ringFull = &m_ringFull;
+    sink.packets = &c.packets;
+    const OsmoStreamParser::Result r = c.parser.parse(c.buffer.get(), c.used, sink);
+    std::memmove(c.buffer.get(), c.buffer.get() + r.consumed, c.used - r.consumed);
+    c.used -= r.consumed;
+    if (r.error != OsmoError::None) {
+        ++m_closed[static_cast<std::size_t>(r.error)];
+        c.used = 0;
+        if (!c.closing)
+            close(c, std::string(osmoErrorName(r.error)) + ": " + c.parser.detail());
+        return Parsed::Failed;
+    }
+    if (r.stopped) {
+        m_noRoom = true;
+        hold(c);
+        return Parsed::Stopped;
+    }
+    if (c.used == READ_BUFFER) {  // a message cannot be this large: the length is 16 bits
+        ++m_closed[static_cast<std::size_t>(OsmoError::LengthMismatch)];
+        c.used = 0;
+        if (!c.closing)
+            close(c, "no message fits the read buffer");
+        return Parsed::Failed;
+    }
+    return Parsed::Done;
+}
+
+void RemoteSource::serve(Connection& c) {
+    if (c.closing) {
+        finishClosing(c);
+        return;
+    }
     if (c.handshaking) {
         switch (c.tls->handshake()) {
             case TlsServerSession::Step::Again:
@@ -356,14 +450,13 @@ void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
                 break;
         }
     }
-    RingSink sink;
-    sink.batcher = &batcher;
-    sink.sourceId = c.client->sourceId;
-    sink.session = c.session;
-    sink.parser = &c.parser;
-    sink.ringFull = &m_ringFull;
-    sink.packets = &c.packets;
-    // A few reads per wake-up keep one busy client from starving the others; TLS may hold
+    if (m_noRoom) {  // no room found earlier in this pump: wait in line without reading
+        hold(c);
+        return;
+    }
+    if (c.used != 0 && parseBuffered(c) != Parsed::Done)
+        return;
+    // A few reads per turn keep one busy client from starving the others; TLS may hold
     // decrypted bytes the socket no longer signals, so those are always drained.
     for (int reads = 0; reads < 4 || (c.tls && c.tls->pending()); ++reads) {
         const long n = receive(c);
@@ -372,26 +465,16 @@ void RemoteSource::readFrom(Connection& c, Batcher& batcher) {
             return;
         }
         if (n == -1)
-            return;
+            break;
         if (n < 0) {
             close(c, c.tls ? c.tls->error() : std::string(std::strerror(errno)));
             return;
         }
         c.used += static_cast<std::size_t>(n);
-        const OsmoStreamParser::Result r = c.parser.parse(c.buffer.get(), c.used, sink);
-        if (r.error != OsmoError::None) {
-            ++m_closed[static_cast<std::size_t>(r.error)];
-            close(c, std::string(osmoErrorName(r.error)) + ": " + c.parser.detail());
+        if (parseBuffered(c) != Parsed::Done)
             return;
-        }
-        std::memmove(c.buffer.get(), c.buffer.get() + r.consumed, c.used - r.consumed);
-        c.used -= r.consumed;
-        if (c.used == READ_BUFFER) {  // a message cannot be this large: the length is 16 bits
-            ++m_closed[static_cast<std::size_t>(OsmoError::LengthMismatch)];
-            close(c, "no message fits the read buffer");
-            return;
-        }
     }
+    resumePolling(c);
 }
 
 void RemoteSource::reportStatus(proto::ChildEventWriter& events) const {
@@ -415,22 +498,49 @@ void RemoteSource::reportStatus(proto::ChildEventWriter& events) const {
 
 PumpStatus RemoteSource::pump(Batcher& batcher) {
     m_batcher = &batcher;
+    m_noRoom = false;
+    // Held connections first, oldest first: the one that waited longest gets the room that
+    // came free, then the next. The first that still finds none ends the round.
+    for (std::size_t turns = m_held.size(); turns != 0 && !m_noRoom && !m_held.empty(); --turns) {
+        Connection* c = m_held.front();
+        m_held.pop_front();
+        c->held = false;
+        serve(*c);
+    }
     epoll_event events[EVENTS_PER_PUMP];
     const int n = ::epoll_wait(m_epoll, events, EVENTS_PER_PUMP, 0);
-    if (n <= 0)
-        return PumpStatus::Idle;
     for (int i = 0; i < n; ++i) {
         auto* entry = static_cast<EpollEntry*>(events[i].data.ptr);
         if (entry->listener) {
             accept(entry->fd);
-        } else if (entry->fd >= 0) {
-            readFrom(*static_cast<Connection*>(entry), batcher);
+        } else {
+            auto* c = static_cast<Connection*>(entry);
+            if (c->polled)  // not closed or held earlier in this round
+                serve(*c);
         }
     }
-    m_connections.erase(std::remove_if(m_connections.begin(), m_connections.end(),
-                                       [](const auto& c) { return c->fd < 0; }),
-                        m_connections.end());
+    std::erase_if(m_connections, [](const auto& c) { return c->gone; });
+    if (!m_held.empty())
+        return PumpStatus::Progress;
     return n == EVENTS_PER_PUMP ? PumpStatus::Progress : PumpStatus::Idle;
+}
+
+bool RemoteSource::drainHeld(Batcher& batcher) {
+    // Shutdown: what was read goes in if room comes, but nothing more is read.
+    m_batcher = &batcher;
+    m_noRoom = false;
+    for (std::size_t turns = m_held.size(); turns != 0 && !m_noRoom && !m_held.empty(); --turns) {
+        Connection* c = m_held.front();
+        m_held.pop_front();
+        c->held = false;
+        if (c->closing) {
+            finishClosing(*c);
+        } else if (c->used != 0 && parseBuffered(*c) == Parsed::Stopped) {
+            continue;
+        }
+    }
+    std::erase_if(m_connections, [](const auto& c) { return c->gone; });
+    return m_held.empty();
 }
 
 }  // namespace pushcap::capture

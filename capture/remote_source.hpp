@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,8 @@ class RemoteSource final : public Source {
     std::string describe() const override { return "collector"; }
     int pollFd() const override { return m_epoll; }
     PumpStatus pump(Batcher& batcher) override;
+    bool hasHeldWork() const override { return !m_held.empty(); }
+    bool drainHeld(Batcher& batcher) override;
     std::string error() const override { return m_error; }
     // Packets lost to a full ring count as drops, as kernel drops do for an interface.
     void drops(std::uint64_t& dropped, std::uint64_t& ifDropped) const override {
@@ -78,10 +81,17 @@ class RemoteSource final : public Source {
     };
     struct Connection;
 
+    enum class Parsed { Done, Stopped, Failed };  // Stopped: no ring room, the connection held
+
     void accept(int listener);
-    void readFrom(Connection& c, Batcher& batcher);
+    void serve(Connection& c);
+    Parsed parseBuffered(Connection& c);
     long receive(Connection& c);
     void close(Connection& c, const std::string& why);
+    void finishClosing(Connection& c);
+    void hold(Connection& c);
+    void stopPolling(Connection& c);
+    void resumePolling(Connection& c);
     const RemoteClient* match(const in6_addr& peer) const;
 
     RemoteOptions m_options;
@@ -103,6 +113,8 @@ class RemoteSource final : public Source {
     };
     std::vector<ClientStats> m_clientStats;  // per client, as in m_options.clients
     Batcher* m_batcher = nullptr;            // the one pump() is given (close() marks with it)
+    std::deque<Connection*> m_held;          // waiting for ring room, served in turn
+    bool m_noRoom = false;                   // this round found the ring without room
     std::string m_error;
 };
 

@@ -35,6 +35,12 @@ class Source {
         dropped = 0;
         ifDropped = 0;
     }
+    // True while the source holds data it read but could not put in the ring yet (no room):
+    // pump() must be called again without waiting for pollFd(), and it waits for room itself.
+    virtual bool hasHeldWork() const { return false; }
+    // At shutdown: puts held data in the ring if room comes, reading nothing new. True when
+    // nothing is held any more.
+    virtual bool drainHeld(Batcher&) { return true; }
     // Status beyond packets and drops, sent to pushcapd about once a second (not per packet).
     virtual void reportStatus(proto::ChildEventWriter&) const {}
 };
