@@ -16,6 +16,8 @@ namespace pushcap::workers {
 namespace {
 
 const std::string PENDING = ".pending";
+// Runs at least this long are written from the caller's memory, not through the buffer.
+constexpr std::size_t DIRECT_WRITE_BYTES = 64 << 10;
 
 bool exists(const std::string& path) {
     struct stat st;
@@ -216,10 +218,12 @@ IoStatus FileSink::open(const std::string& stem, const std::string& suffix,
 }
 
 IoStatus FileSink::append(const std::byte* data, std::size_t n) {
-    if (n > m_config.bufferBytes - m_buffered) {
+    // A large run (a whole unfiltered batch) goes to the kernel from where it is, the ring:
+    // copying it into the buffer first would only add a pass over every byte.
+    if (n >= DIRECT_WRITE_BYTES || n > m_config.bufferBytes - m_buffered) {
         if (flush() != IoStatus::Ok)
             return IoStatus::Retry;
-        if (n >= m_config.bufferBytes)
+        if (n >= DIRECT_WRITE_BYTES || n >= m_config.bufferBytes)
             return writeAt(data, n) ? IoStatus::Ok : IoStatus::Retry;
     }
     std::memcpy(m_buffer.get() + m_buffered, data, n);
@@ -232,6 +236,19 @@ IoStatus FileSink::flush() {
         return IoStatus::Ok;
     if (!writeAt(m_buffer.get(), m_buffered))
         return IoStatus::Retry;
+    m_buffered = 0;
+    return IoStatus::Ok;
+}
+
+IoStatus FileSink::rollBack(std::uint64_t bytes) {
+    if (bytes >= m_written) {
+        if (bytes - m_written <= m_buffered)
+            m_buffered = static_cast<std::size_t>(bytes - m_written);
+        return IoStatus::Ok;
+    }
+    if (::ftruncate(m_fd, static_cast<off_t>(bytes)) != 0)
+        return fail(m_name + PENDING + ": cut back a lapped batch", errno);
+    m_written = bytes;
     m_buffered = 0;
     return IoStatus::Ok;
 }

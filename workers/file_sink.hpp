@@ -34,6 +34,8 @@ class FileSink final : public Sink {
     std::uint64_t bytes() const override { return m_written + m_buffered; }
     bool isOpen() const override { return m_fd >= 0; }
     IoStatus complete(CompletedFile& done) override;
+    bool canRollBack() const override { return true; }
+    IoStatus rollBack(std::uint64_t bytes) override;
     const std::string& lastError() const override { return m_lastError; }
 
   private:

@@ -77,6 +77,12 @@ class Sink {
     virtual bool isOpen() const = 0;
     // Makes the open (flushed) file final. On Ok, `done` says where it went.
     virtual IoStatus complete(CompletedFile& done) = 0;
+    // Whether rollBack() works: a best-effort worker then writes straight from the ring and
+    // cuts back what a batch overwritten meanwhile added.
+    virtual bool canRollBack() const { return false; }
+    // Cuts the open file back to `bytes` (not below its last flush-and-commit size), as if what
+    // followed had never been appended. On Retry the file is unchanged.
+    virtual IoStatus rollBack(std::uint64_t /*bytes*/) { return IoStatus::Retry; }
     // Text of the last error, for logs.
     virtual const std::string& lastError() const = 0;
 };

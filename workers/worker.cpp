@@ -99,7 +99,8 @@ void Worker::check(const WorkerConfig& config) {
 int Worker::run(const std::atomic<bool>& stop, std::atomic<bool>* newFile) {
     m_stop = &stop;
     m_reader = std::make_unique<router::RingReader>(m_config.ring, m_config.name);
-    m_live = m_reader->mode() == router::RingMode::Live;
+    m_mayBeLapped = m_reader->mayBeLapped();
+    m_liveData = router::liveData(m_reader->mode());
     m_commitSpan = std::max<std::uint64_t>(m_reader->segment().capacity() / 8, 1);
     m_staging.resize(m_reader->segment().header().max_batch_bytes);
     resume();
@@ -130,8 +131,11 @@ int Worker::run(const std::atomic<bool>& stop, std::atomic<bool>* newFile) {
         [[maybe_unused]] const ssize_t n = ::write(m_config.readyFd, &byte, 1);
         ::close(m_config.readyFd);
     }
-    m_log->info("attached to " + m_config.ring + " (" + (m_live ? "live" : "lossless") +
-                "), filter \"" + m_config.filter + "\", writing " + m_namer.directory() + "/" +
+    const char* delivery = !router::producerMayWait(m_reader->mode()) ? "live ring, best-effort"
+                           : m_mayBeLapped                            ? "best-effort"
+                                                                      : "lossless";
+    m_log->info("attached to " + m_config.ring + " (" + delivery + "), filter \"" +
+                m_config.filter + "\", writing " + m_namer.directory() + "/" +
                 m_namer.filePrefix() + "*" + m_namer.suffix());
 
     bool ok = true;
@@ -285,9 +289,10 @@ bool Worker::handleBatch(const router::BatchView& view) {
     if ((view.flags & router::BATCH_FLAG_SESSION_END) != 0)
         return handleSessionEnd(view);
     const std::byte* payload = view.payload;
-    if (m_live) {
-        // The producer may overwrite the batch at any time: work on a copy that is known whole,
-        // so no torn record ever reaches a file.
+    if (m_mayBeLapped && !m_sink->canRollBack()) {
+        // The producer may overwrite the batch at any time, and this sink cannot take back what
+        // it was given (a stream to a collector): work on a copy that is known whole, so no torn
+        // record ever leaves.
         if (view.payloadBytes > m_staging.size())
             m_staging.resize(view.payloadBytes);
         std::memcpy(m_staging.data(), view.payload, view.payloadBytes);
@@ -297,17 +302,55 @@ bool Worker::handleBatch(const router::BatchView& view) {
             return true;
         }
         payload = m_staging.data();
+    } else if (m_mayBeLapped) {
+        // Written straight from the ring (one copy, or none for large runs). What this batch
+        // adds stays in the open .pending file until the batch proves intact (finish()); if the
+        // producer lapped it meanwhile, the file is cut back and the state restored.
+        m_guard = BatchGuard{true, m_file, m_counters, 0, 0};
     }
+    m_batchLapped = false;
+    m_batchMalformed = false;
     if (!processRecords(view, payload, skip))
         return false;
     const bool intact = m_reader->finish(view);
-    if (!intact && !m_live) {
+    if (m_guard.active) {
+        m_guard.active = false;
+        if (!intact)
+            return takeBackLappedBatch(view);
+    }
+    if (!intact && !m_mayBeLapped) {
         throw std::runtime_error(
             "a lossless batch was overwritten while being written (was this "
             "worker skipped as dead?)");
     }
+    if (intact && m_batchMalformed && m_malformedBatches++ % 1000 == 0) {
+        m_log->error("malformed batch at ring position " + std::to_string(view.position) +
+                     ": records after the first bad one were dropped (" +
+                     std::to_string(m_malformedBatches) + " so far)");
+    }
     ++m_batchesSinceCommit;
     return true;
+}
+
+bool Worker::takeBackLappedBatch(const router::BatchView& view) {
+    // Only uncommitted bytes of the open file are cut: every commit in the batch (a file
+    // rolled) came after a check that the records before it were intact.
+    m_file = m_guard.file;
+    m_counters = m_guard.counters;
+    if (m_file.open) {
+        while (m_sink->rollBack(m_file.bytes) != IoStatus::Ok) {
+            if (!backoff("cut back a lapped batch"))
+                return false;
+        }
+    }
+    m_reader->keptBeforeLap(view, m_guard.keptPackets, m_guard.keptBytes);
+    ++m_batchesSinceCommit;
+    return true;
+}
+
+bool Worker::lappedNow(const router::BatchView& view) const {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return router::loadAcquire(m_reader->segment().header().tail_pos) > view.position;
 }
 
 bool Worker::handleSessionEnd(const router::BatchView& view) {
@@ -366,8 +409,19 @@ bool Worker::processRecords(const router::BatchView& view, const std::byte* payl
             if (runBytes != 0 && !appendRun(runStart, runBytes))
                 return false;
             runBytes = 0;
+            // A roll commits: the records before it must be known intact first.
+            if (m_guard.active && lappedNow(view)) {
+                m_batchLapped = true;
+                return true;
+            }
             if (!rollFile(view, ts, index))
                 return false;
+            if (m_guard.active) {
+                const auto offset = static_cast<std::uint64_t>(packet.record - payload);
+                m_guard =
+                    BatchGuard{true, m_file, m_counters, index,
+                               offset - std::uint64_t(index) * sizeof(router::PcapRecordHeader)};
+            }
         }
         if (pcapng) {
             if (!appendPcapng(packet, ts))
@@ -390,11 +444,7 @@ bool Worker::processRecords(const router::BatchView& view, const std::byte* payl
     }
     if (runBytes != 0 && !appendRun(runStart, runBytes))
         return false;
-    if (cursor.malformed() && m_malformedBatches++ % 1000 == 0) {
-        m_log->error("malformed batch at ring position " + std::to_string(view.position) +
-                     ": records after the first bad one were dropped (" +
-                     std::to_string(m_malformedBatches) + " so far)");
-    }
+    m_batchMalformed = cursor.malformed();
     return true;
 }
 
@@ -561,7 +611,7 @@ void Worker::onIdle() {
     const std::uint64_t pos = m_reader->position();
     // Idle close on the wall clock applies to live data only: an offline push replays old
     // packet times and must keep filling its files.
-    if (m_live && m_file.open && m_file.period.endNs != 0 &&
+    if (m_liveData && m_file.open && m_file.period.endNs != 0 &&
         wallNs() >= m_file.period.endNs + m_config.idleGraceNs) {
         completeFile(pos, 0);
     } else if (pos != m_lastCommitPos ||

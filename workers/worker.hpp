@@ -60,6 +60,10 @@ class Worker {
     bool processRecords(const router::BatchView& view, const std::byte* payload,
                         std::uint32_t skip);
     bool appendRun(const std::byte* data, std::size_t bytes);
+    // A best-effort batch processed in place was overwritten: restore the state it started
+    // from, cut its bytes out of the open file, count its loss.
+    bool takeBackLappedBatch(const router::BatchView& view);
+    bool lappedNow(const router::BatchView& view) const;
     // One packet as a pcapng Enhanced Packet Block.
     bool appendPcapng(const router::PacketRef& packet, std::uint64_t tsNs);
     bool pcapngFor(const router::BatchView& view) const;
@@ -96,14 +100,27 @@ class Worker {
     std::uint64_t m_committedUploadSignature = 0;
     bool m_spoolFull = false;
     const std::atomic<bool>* m_stop = nullptr;
-    bool m_live = false;
+    bool m_mayBeLapped = false;  // live ring or best-effort slot: a batch may be overwritten
+    bool m_liveData = false;     // packet times follow the wall clock: idle files close on time
 
     OpenFileState m_file;
     std::uint64_t m_skipPosition = 0;
     std::uint32_t m_skipPackets = 0;
     Counters m_counters;
 
-    std::vector<std::byte> m_staging;  // live mode: a private copy of the batch being processed
+    std::vector<std::byte> m_staging;  // lapped sinks that cannot roll back: a private copy
+    // The state before the batch being processed in place (best-effort), or after the last file
+    // roll inside it; `kept*`: its records already in a completed file.
+    struct BatchGuard {
+        bool active = false;
+        OpenFileState file;
+        Counters counters;
+        std::uint32_t keptPackets = 0;
+        std::uint64_t keptBytes = 0;
+    };
+    BatchGuard m_guard;
+    bool m_batchLapped = false;  // stopped early: found overwritten before a file roll
+    bool m_batchMalformed = false;
     std::uint64_t m_lastCommitPos = 0;
     std::uint64_t m_lastCommitNs = 0;
     std::uint32_t m_batchesSinceCommit = 0;
