@@ -8,9 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -20,140 +18,14 @@
 
 #include "router/ring_janitor.hpp"
 #include "tools/bench_process.hpp"
+#include "tools/collector_osmo_run.hpp"
+#include "tools/osmo_senders.hpp"
 #include "workers/slot_counters.hpp"
 
 namespace fs = std::filesystem;
 
 namespace pushcap::tools {
 namespace {
-
-constexpr std::size_t SLICE_BYTES = 64u << 10;
-
-// One sender's stream: a pcap link header, then IMIX data messages, repeated.
-struct Stream {
-    std::vector<char> header;
-    std::vector<char> body;  // whole messages
-    std::uint64_t packetsPerBody = 0;
-    // ~64 KiB pieces of `body` ending on message boundaries: end offset, packets in the piece.
-    std::vector<std::pair<std::size_t, std::uint64_t>> slices;
-};
-
-Stream encodeStream() {
-    Stream s;
-    auto message = [](std::vector<char>& out, std::uint8_t type, const void* p, std::size_t n) {
-        out.push_back(char(type));
-        out.push_back(0);
-        out.push_back(char((n >> 8) & 0xff));
-        out.push_back(char(n & 0xff));
-        const char* c = static_cast<const char*>(p);
-        out.insert(out.end(), c, c + n);
-    };
-    const std::uint32_t hdr[6] = {0xa1b2c3d4, 2 | (4u << 16), 0, 0, 9000, 1};
-    message(s.header, 0, hdr, sizeof hdr);
-    const std::uint32_t sizes[] = {64, 576, 64, 64, 1500, 64, 576, 64, 576, 64, 576, 64};
-    std::vector<char> record;
-    for (int i = 0; s.body.size() < (4u << 20); ++i) {
-        const std::uint32_t len = sizes[i % 12];
-        record.assign(16 + len, char(i));
-        const std::uint32_t rh[4] = {1700000000u + std::uint32_t(i / 1000),
-                                     std::uint32_t(i % 1000) * 1000, len, len};
-        std::memcpy(record.data(), rh, sizeof rh);
-        message(s.body, 1, record.data(), record.size());
-        ++s.packetsPerBody;
-        if (s.slices.empty() ? s.body.size() >= SLICE_BYTES
-                             : s.body.size() - s.slices.back().first >= SLICE_BYTES) {
-            s.slices.emplace_back(s.body.size(), 0);
-        }
-    }
-    s.slices.emplace_back(s.body.size(), 0);
-    // Count packets per slice by walking the messages again.
-    std::size_t at = 0, slice = 0;
-    while (at < s.body.size()) {
-        const std::size_t len =
-            (std::size_t(std::uint8_t(s.body[at + 2])) << 8) | std::uint8_t(s.body[at + 3]);
-        at += 4 + len;
-        while (at > s.slices[slice].first)
-            ++slice;
-        ++s.slices[slice].second;
-    }
-    return s;
-}
-
-struct SendResult {
-    std::uint64_t bytes = 0;
-    std::uint64_t packets = 0;
-};
-
-// Streams for `seconds` from 127.0.0.(1 + index) to `port`, whole messages only so the packet
-// count is exact; `bytesPerSecond` > 0 paces it (sleeping between 64 KiB slices).
-SendResult sendFor(int index, std::uint16_t port, const Stream& s, double seconds,
-                   double bytesPerSecond) {
-    SendResult r;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in self{};
-    self.sin_family = AF_INET;
-    self.sin_addr.s_addr = htonl(0x7f000001u + std::uint32_t(index));
-    ::bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self);
-    sockaddr_in peer{};
-    peer.sin_family = AF_INET;
-    peer.sin_port = htons(port);
-    peer.sin_addr.s_addr = htonl(0x7f000001u);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
-        ::close(fd);
-        throw std::runtime_error("sender cannot connect: " + std::string(std::strerror(errno)));
-    }
-    auto sendAll = [&](const char* data, std::size_t size) {
-        std::size_t off = 0;
-        while (off < size) {
-            const ssize_t n = ::send(fd, data + off, size - off, MSG_NOSIGNAL);
-            if (n <= 0)
-                return false;
-            off += std::size_t(n);
-        }
-        return true;
-    };
-    sendAll(s.header.data(), s.header.size());
-    const auto start = BenchClock::now();
-    bool ok = true;
-    while (ok && secondsSince(start) < seconds) {
-        std::size_t from = 0;
-        for (const auto& [end, packets] : s.slices) {
-            if (bytesPerSecond > 0) {
-                const double due = double(r.bytes) / bytesPerSecond - secondsSince(start);
-                if (due > 0)
-                    std::this_thread::sleep_for(std::chrono::duration<double>(due));
-            }
-            if (!(ok = sendAll(s.body.data() + from, end - from)))
-                break;
-            r.bytes += end - from;
-            r.packets += packets;
-            from = end;
-            if (secondsSince(start) >= seconds)
-                break;
-        }
-    }
-    ::close(fd);
-    return r;
-}
-
-// `gbps` > 0: the senders together offer that rate.
-SendResult runSenders(int n, std::uint16_t port, const Stream& s, double seconds, double gbps = 0) {
-    std::vector<SendResult> results(static_cast<std::size_t>(n));
-    std::vector<std::thread> threads;
-    const double each = gbps * 1e9 / 8 / n;
-    for (int i = 0; i < n; ++i) {
-        threads.emplace_back(
-            [&, i] { results[std::size_t(i)] = sendFor(i, port, s, seconds, each); });
-    }
-    for (auto& t : threads)
-        t.join();
-    SendResult total;
-    for (const SendResult& r : results) {
-        total.bytes += r.bytes;
-        total.packets += r.packets;
-    }
-    return total;
-}
 
 std::uint64_t cpuTicks(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -227,8 +99,13 @@ int runCollectorBench(const CollectorBenchOptions& o) {
     std::uint64_t floorBytes = 0;
     const double floorSeconds =
         floorRun(o.senders, stream, o.seconds, o.dir, floorSent, floorBytes);
+    const double floorGbps = double(floorBytes) * 8 / floorSeconds / 1e9;
     fs::remove_all(o.dir);
     fs::create_directories(o.dir);
+
+    // pushcapd as an osmo-pcap-server collector, the floor beside it: the product's own path.
+    const OsmoRunResult osmo = runOsmoCollector({o.senders, o.seconds, o.dir + "/osmo"}, stream);
+    printOsmoRun(osmo, floorGbps);
 
     router::RingConfig rc;
     rc.instance = "cbench" + std::to_string(::getpid());
@@ -356,7 +233,6 @@ int runCollectorBench(const CollectorBenchOptions& o) {
     waitProgram(worker);
     ring.remove();
 
-    const double floorGbps = double(floorBytes) * 8 / floorSeconds / 1e9;
     const double gbps = double(sent.bytes) * 8 / elapsed / 1e9;
     const double cpuSeconds = double(cpu) / double(::sysconf(_SC_CLK_TCK));
     const double storedGbps = double(storedBytes) * 8 / elapsed / 1e9;
@@ -384,9 +260,10 @@ int runCollectorBench(const CollectorBenchOptions& o) {
         "{\"floor_gbps\":%.3f,\"collector_offered_gbps\":%.3f,\"collector_stored_gbps\":%.3f,"
         "\"collector_stored_mpps\":%.3f,\"collector_lost_packets\":%llu,"
         "\"collector_cpu_s_per_gbit\":%.4f,\"lossless_gbps\":%.3f,\"lossless_mpps\":%.3f,"
-        "\"lossless_cpu_s_per_gbit\":%.4f,\"sweep_steps\":%zu}\n",
+        "\"lossless_cpu_s_per_gbit\":%.4f,\"sweep_steps\":%zu%s}\n",
         floorGbps, gbps, storedGbps, double(stored) / elapsed / 1e6, (unsigned long long)lost,
-        cpuPerGbit, best.offeredGbps, best.mpps, best.cpuPerGbit, steps.size());
+        cpuPerGbit, best.offeredGbps, best.mpps, best.cpuPerGbit, steps.size(),
+        osmoRunJson(osmo, floorGbps).c_str());
     fs::remove_all(o.dir);
     return 0;
 }
