@@ -496,17 +496,26 @@ void RemoteSource::reportStatus(proto::ChildEventWriter& events) const {
     events.collector(m_noClient, m_tlsRefused, closed);
 }
 
-PumpStatus RemoteSource::pump(Batcher& batcher) {
-    m_batcher = &batcher;
+void RemoteSource::serveHeld(bool readSockets) {
+    // Oldest first: the connection that waited longest gets the room that came free, then the
+    // next. The first that still finds none ends the round (it is back at the end of the line).
     m_noRoom = false;
-    // Held connections first, oldest first: the one that waited longest gets the room that
-    // came free, then the next. The first that still finds none ends the round.
     for (std::size_t turns = m_held.size(); turns != 0 && !m_noRoom && !m_held.empty(); --turns) {
         Connection* c = m_held.front();
         m_held.pop_front();
         c->held = false;
-        serve(*c);
+        if (readSockets)
+            serve(*c);
+        else if (c->closing)
+            finishClosing(*c);
+        else if (c->used != 0)
+            parseBuffered(*c);
     }
+}
+
+PumpStatus RemoteSource::pump(Batcher& batcher) {
+    m_batcher = &batcher;
+    serveHeld(/*readSockets=*/true);
     epoll_event events[EVENTS_PER_PUMP];
     const int n = ::epoll_wait(m_epoll, events, EVENTS_PER_PUMP, 0);
     for (int i = 0; i < n; ++i) {
@@ -528,17 +537,7 @@ PumpStatus RemoteSource::pump(Batcher& batcher) {
 bool RemoteSource::drainHeld(Batcher& batcher) {
     // Shutdown: what was read goes in if room comes, but nothing more is read.
     m_batcher = &batcher;
-    m_noRoom = false;
-    for (std::size_t turns = m_held.size(); turns != 0 && !m_noRoom && !m_held.empty(); --turns) {
-        Connection* c = m_held.front();
-        m_held.pop_front();
-        c->held = false;
-        if (c->closing) {
-            finishClosing(*c);
-        } else if (c->used != 0 && parseBuffered(*c) == Parsed::Stopped) {
-            continue;
-        }
-    }
+    serveHeld(/*readSockets=*/false);
     std::erase_if(m_connections, [](const auto& c) { return c->gone; });
     return m_held.empty();
 }

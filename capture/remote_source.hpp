@@ -85,6 +85,7 @@ class RemoteSource final : public Source {
 
     void accept(int listener);
     void serve(Connection& c);
+    void serveHeld(bool readSockets);
     Parsed parseBuffered(Connection& c);
     long receive(Connection& c);
     void close(Connection& c, const std::string& why);
