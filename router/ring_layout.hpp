@@ -10,7 +10,8 @@
 // The segment holds offsets and 64-bit positions, never pointers. Positions only grow; the data
 // index is `position % data_capacity` (a power of two).
 //
-// Segment:  [RingHeader | ConsumerSlot x CONSUMER_SLOTS | data area (data_capacity bytes)]
+// Segment:  [RingHeader | ConsumerSlot x CONSUMER_SLOTS | SourceSeq x RING_SOURCES |
+//            data area (data_capacity bytes)]
 // Data area: batches, each a BatchHeader followed by a payload of nanosecond-PCAP records
 // (16-byte record header + captured bytes, back to back), padded to BATCH_ALIGN. A batch never
 // wraps: when it would, the producer writes a PAD batch that fills the rest of the lap.
@@ -23,7 +24,8 @@
 namespace pushcap::router {
 
 inline constexpr std::uint64_t RING_MAGIC = 0x5250414348535550ULL;  // "PUSHCAPR" little-endian
-inline constexpr std::uint32_t RING_LAYOUT_VERSION = 2;  // 2: per-slot delivery, held time
+// 2: per-slot delivery, held time; 3: per-source sequence numbers (exact loss per Source)
+inline constexpr std::uint32_t RING_LAYOUT_VERSION = 3;
 inline constexpr std::uint32_t CONSUMER_SLOTS = 64;
 inline constexpr std::size_t CACHE_LINE = 64;
 inline constexpr std::size_t PAGE = 4096;
@@ -34,6 +36,10 @@ inline constexpr std::size_t CONSUMER_COUNTERS = 16;
 inline constexpr std::uint32_t BATCH_ALIGN = 64;
 inline constexpr std::uint32_t MAX_CAPLEN = 262144;  // largest snaplen libpcap accepts
 inline constexpr std::uint64_t UNKNOWN_SEQ = ~0ULL;
+// BatchHeader::source_id is 16 bits: the ring keeps a published count for each possible id.
+inline constexpr std::uint32_t RING_SOURCES = 65536;
+// A consumer that reads only some sources tracks at most this many (its Source list).
+inline constexpr std::uint32_t TRACKED_SOURCES = 32;
 
 // What the source can do, so what the producer may do when a consumer has no room:
 //   Lossless       stored files: the producer waits for every lossless consumer (replayed data);
@@ -77,8 +83,19 @@ struct ProducerCommit {
     std::uint64_t byte_seq;    // captured bytes published before write_pos
     std::uint64_t batch_seq;
     std::uint32_t cursor_len;
-    std::uint32_t reserved;
+    // The source of the last batch, whose SourceSeq entry this record holds too: the shared table
+    // is updated after the commit, so a producer killed in between repairs it from here.
+    std::uint32_t last_source;
     std::uint8_t cursor[PRODUCER_CURSOR_BYTES];  // producer's own resume state (e.g. file offset)
+    std::uint64_t last_source_packet_seq;        // that source's packets published before write_pos
+    std::uint64_t last_source_byte_seq;
+};
+
+// What one source has published over the ring's life (written by the producer only), so a
+// consumer of some sources can tell exactly how many of *their* packets it lost when lapped.
+struct SourceSeq {
+    std::uint64_t packet_seq;
+    std::uint64_t byte_seq;
 };
 
 struct RingHeader {
@@ -101,6 +118,7 @@ struct RingHeader {
     std::uint64_t created_unix_ns;
     char instance[NAME_BYTES];
     char source[NAME_BYTES];
+    std::uint64_t sources_offset;             // SourceSeq x RING_SOURCES
     alignas(CACHE_LINE) std::uint32_t state;  // SegmentState, release-stored last
 
     // Producer block: one writer (the attached producer).
@@ -134,14 +152,23 @@ struct RingHeader {
     std::uint64_t producer_wait_ns;  // time the producer spent with no room for its next batch
 };
 
+// Where a consumer of some sources is in one of them (its per-source sequence numbers).
+struct SourceCursor {
+    std::uint32_t source_id;
+    std::uint32_t reserved;
+    std::uint64_t next_packet_seq;  // UNKNOWN_SEQ until the first batch of the source
+    std::uint64_t next_byte_seq;
+};
+
 struct ConsumerCommit {
     std::uint64_t position;         // everything before this is durably handled
     std::uint64_t next_packet_seq;  // UNKNOWN_SEQ until the first batch
     std::uint64_t next_byte_seq;
     std::uint64_t counters[CONSUMER_COUNTERS];
     std::uint32_t blob_len;
-    std::uint32_t reserved;
+    std::uint32_t source_count;  // entries of `sources` in use (0: the consumer reads every source)
     std::uint8_t blob[CONSUMER_BLOB_BYTES];  // the consumer's own resume state (e.g. file, offset)
+    SourceCursor sources[TRACKED_SOURCES];
 };
 
 struct ConsumerSlot {
@@ -179,6 +206,10 @@ struct BatchHeader {
     std::uint64_t first_byte_seq;
     std::uint64_t producer_generation;
     std::uint64_t reserved2;
+    // The same for this batch's source alone (its SourceSeq before this batch).
+    std::uint64_t first_source_packet_seq;
+    std::uint64_t first_source_byte_seq;
+    std::uint64_t reserved3[6];
 };
 
 inline constexpr std::uint32_t BATCH_MAGIC = 0x48544142;  // "BATH"
@@ -202,8 +233,8 @@ struct PcapRecordHeader {
 template <typename T>
 inline constexpr bool SHARED_SAFE = std::is_trivially_copyable_v<T>&& std::is_standard_layout_v<T>;
 static_assert(SHARED_SAFE<RingHeader> && SHARED_SAFE<ConsumerSlot> && SHARED_SAFE<BatchHeader>);
-static_assert(SHARED_SAFE<ProducerCommit> && SHARED_SAFE<ConsumerCommit>);
-static_assert(sizeof(BatchHeader) == BATCH_ALIGN);
+static_assert(SHARED_SAFE<ProducerCommit> && SHARED_SAFE<ConsumerCommit> && SHARED_SAFE<SourceSeq>);
+static_assert(sizeof(BatchHeader) == 2 * BATCH_ALIGN);
 static_assert(sizeof(PcapRecordHeader) == 16);
 
 constexpr std::uint64_t roundUp(std::uint64_t value, std::uint64_t align) {
@@ -212,6 +243,8 @@ constexpr std::uint64_t roundUp(std::uint64_t value, std::uint64_t align) {
 
 inline constexpr std::uint64_t HEADER_REGION = roundUp(sizeof(RingHeader), PAGE);
 inline constexpr std::uint64_t SLOT_REGION = roundUp(sizeof(ConsumerSlot) * CONSUMER_SLOTS, PAGE);
-inline constexpr std::uint64_t DATA_OFFSET = HEADER_REGION + SLOT_REGION;
+inline constexpr std::uint64_t SOURCE_REGION = roundUp(sizeof(SourceSeq) * RING_SOURCES, PAGE);
+inline constexpr std::uint64_t SOURCES_OFFSET = HEADER_REGION + SLOT_REGION;
+inline constexpr std::uint64_t DATA_OFFSET = SOURCES_OFFSET + SOURCE_REGION;
 
 }  // namespace pushcap::router

@@ -28,8 +28,13 @@ bool producerFinished(const RingHeader& h) {
 }  // namespace
 
 RingReader::RingReader(const std::string& segmentName, const std::string& consumerName,
-                       StartAt start, Delivery delivery)
+                       StartAt start, Delivery delivery, std::span<const std::uint16_t> sources)
     : m_segment(RingSegment::open(segmentName)) {
+    if (sources.size() > TRACKED_SOURCES) {
+        throw RingError("ring " + segmentName + ": consumer '" + consumerName + "' names " +
+                        std::to_string(sources.size()) + " sources; at most " +
+                        std::to_string(TRACKED_SOURCES) + " (or none: every source)");
+    }
     RingHeader& h = m_segment.header();
     const std::uint64_t startPos =
         start == StartAt::Oldest ? loadAcquire(h.tail_pos) : loadAcquire(h.write_pos);
@@ -56,14 +61,55 @@ RingReader::RingReader(const std::string& segmentName, const std::string& consum
     std::copy(std::begin(rec.counters), std::end(rec.counters), m_counters);
     const std::uint32_t blobLen = std::min<std::uint32_t>(rec.blob_len, CONSUMER_BLOB_BYTES);
     m_resumeBlob.assign(rec.blob, rec.blob + blobLen);
+    resumeSources(rec, sources);
     if (m_cursor % BATCH_ALIGN != 0 || m_cursor > loadAcquire(h.write_pos)) {
         // A slot from another ring generation or a damaged one: start over at the oldest data.
         ++m_counters[COUNTER_CORRUPT_BATCHES];
         m_cursor = loadAcquire(h.tail_pos);
         m_nextPacketSeq = m_nextByteSeq = UNKNOWN_SEQ;
+        for (std::uint32_t i = 0; i < m_sourceCount; ++i)
+            m_sources[i].next_packet_seq = m_sources[i].next_byte_seq = UNKNOWN_SEQ;
     }
     storeRelease(m_slot->read_pos, m_cursor);
     heartbeat();
+}
+
+void RingReader::resumeSources(const ConsumerCommit& rec, std::span<const std::uint16_t> sources) {
+    // Position 0 is the start of the ring's life, where every source's sequence numbers are 0: a
+    // consumer starting there counts what is overwritten before its first read as lost. (The
+    // ring-wide numbers are set when the slot is claimed, see RingSegment::claimSlot.)
+    const bool fromStart = rec.position == 0;
+    const std::uint32_t kept = std::min(rec.source_count, TRACKED_SOURCES);
+    for (std::uint16_t id : sources) {
+        if (sourceCursor(id) != nullptr)
+            continue;  // named twice
+        SourceCursor& c = m_sources[m_sourceCount++];
+        c = SourceCursor{id, 0, fromStart ? 0 : UNKNOWN_SEQ, fromStart ? 0 : UNKNOWN_SEQ};
+        for (std::uint32_t i = 0; i < kept; ++i) {
+            if (rec.sources[i].source_id == id) {
+                c.next_packet_seq = rec.sources[i].next_packet_seq;
+                c.next_byte_seq = rec.sources[i].next_byte_seq;
+            }
+        }
+    }
+}
+
+SourceCursor* RingReader::sourceCursor(std::uint16_t sourceId) {
+    for (std::uint32_t i = 0; i < m_sourceCount; ++i) {
+        if (m_sources[i].source_id == sourceId)
+            return &m_sources[i];
+    }
+    return nullptr;
+}
+
+bool RingReader::wants(std::uint16_t sourceId) const {
+    if (m_sourceCount == 0)
+        return true;
+    for (std::uint32_t i = 0; i < m_sourceCount; ++i) {
+        if (m_sources[i].source_id == sourceId)
+            return true;
+    }
+    return false;
 }
 
 RingReader::~RingReader() {
@@ -118,6 +164,37 @@ void RingReader::skipTo(std::uint64_t position) {
     m_cursor = position;
 }
 
+void RingReader::catchUpLoss() {
+    const RingHeader& h = m_segment.header();
+    const std::uint64_t g1 = loadAcquire(h.producer_commit_generation);
+    ProducerCommit rec;
+    std::memcpy(&rec, &h.producer_commit[g1 & 1], sizeof rec);
+    SourceSeq published[TRACKED_SOURCES];
+    for (std::uint32_t i = 0; i < m_sourceCount; ++i) {
+        const std::uint16_t id = static_cast<std::uint16_t>(m_sources[i].source_id);
+        if (rec.last_source == std::uint32_t(id) + 1) {
+            // The table entry of the last batch's source may lag the commit (see ProducerCommit).
+            published[i] = SourceSeq{rec.last_source_packet_seq, rec.last_source_byte_seq};
+        } else {
+            const SourceSeq& s = m_segment.sourceSeq(id);
+            published[i] = SourceSeq{loadAcquire(s.packet_seq), loadAcquire(s.byte_seq)};
+        }
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (loadAcquire(h.producer_commit_generation) != g1 || rec.write_pos != m_cursor)
+        return;  // the producer moved on: its next batch's sequence numbers will tell
+    if (m_sourceCount == 0)
+        addLoss(rec.packet_seq, m_nextPacketSeq, rec.byte_seq, m_nextByteSeq);
+    m_nextPacketSeq = rec.packet_seq;
+    m_nextByteSeq = rec.byte_seq;
+    for (std::uint32_t i = 0; i < m_sourceCount; ++i) {
+        SourceCursor& c = m_sources[i];
+        addLoss(published[i].packet_seq, c.next_packet_seq, published[i].byte_seq, c.next_byte_seq);
+        c.next_packet_seq = published[i].packet_seq;
+        c.next_byte_seq = published[i].byte_seq;
+    }
+}
+
 NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
     const RingHeader& h = m_segment.header();
     const std::uint64_t cap = m_segment.capacity();
@@ -125,6 +202,7 @@ NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
     for (;;) {
         const std::uint64_t w = loadAcquire(h.write_pos);
         if (m_cursor == w) {
+            catchUpLoss();
             if (producerFinished(h) && loadAcquire(h.write_pos) == m_cursor)
                 return NextStatus::EndOfStream;
             if (waited)
@@ -174,18 +252,35 @@ NextStatus RingReader::next(BatchView& view, std::uint64_t timeoutNs) {
         view.end = m_cursor + b.length;
         view.firstPacketSeq = b.first_packet_seq;
         view.firstByteSeq = b.first_byte_seq;
+        view.firstSourcePacketSeq = b.first_source_packet_seq;
+        view.firstSourceByteSeq = b.first_source_byte_seq;
         return NextStatus::Batch;
     }
 }
 
-void RingReader::account(const BatchView& view, std::uint32_t packets, std::uint64_t captured) {
-    if (m_nextPacketSeq != UNKNOWN_SEQ && view.firstPacketSeq > m_nextPacketSeq) {
-        m_counters[COUNTER_PACKETS_LOST] += view.firstPacketSeq - m_nextPacketSeq;
-        if (view.firstByteSeq > m_nextByteSeq)
-            m_counters[COUNTER_BYTES_LOST] += view.firstByteSeq - m_nextByteSeq;
+void RingReader::addLoss(std::uint64_t firstPacket, std::uint64_t nextPacket,
+                         std::uint64_t firstByte, std::uint64_t nextByte) {
+    if (nextPacket != UNKNOWN_SEQ && firstPacket > nextPacket) {
+        m_counters[COUNTER_PACKETS_LOST] += firstPacket - nextPacket;
+        if (firstByte > nextByte)
+            m_counters[COUNTER_BYTES_LOST] += firstByte - nextByte;
     }
+}
+
+void RingReader::account(const BatchView& view, std::uint32_t packets, std::uint64_t captured) {
+    if (m_sourceCount == 0)
+        addLoss(view.firstPacketSeq, m_nextPacketSeq, view.firstByteSeq, m_nextByteSeq);
     m_nextPacketSeq = view.firstPacketSeq + packets;
     m_nextByteSeq = view.firstByteSeq + captured;
+    if (m_sourceCount != 0) {
+        SourceCursor* c = sourceCursor(view.sourceId);
+        if (c == nullptr)
+            return;  // not this consumer's source: neither read nor lost
+        addLoss(view.firstSourcePacketSeq, c->next_packet_seq, view.firstSourceByteSeq,
+                c->next_byte_seq);
+        c->next_packet_seq = view.firstSourcePacketSeq + packets;
+        c->next_byte_seq = view.firstSourceByteSeq + captured;
+    }
     m_counters[COUNTER_PACKETS_READ] += packets;
     m_counters[COUNTER_BYTES_READ] += captured;
 }
@@ -225,6 +320,8 @@ void RingReader::commit(std::span<const std::uint8_t> blob,
     rec.next_packet_seq = m_nextPacketSeq;
     rec.next_byte_seq = m_nextByteSeq;
     std::memcpy(rec.counters, m_counters, sizeof rec.counters);
+    rec.source_count = m_sourceCount;
+    std::memcpy(rec.sources, m_sources, sizeof(SourceCursor) * m_sourceCount);
     rec.blob_len = static_cast<std::uint32_t>(blob.size());
     if (!blob.empty())
         std::memcpy(rec.blob, blob.data(), blob.size());

@@ -34,6 +34,8 @@ struct BatchView {
     std::uint64_t end = 0;       // position after it
     std::uint64_t firstPacketSeq = 0;
     std::uint64_t firstByteSeq = 0;
+    std::uint64_t firstSourcePacketSeq = 0;  // the same, counting only this batch's source
+    std::uint64_t firstSourceByteSeq = 0;
 };
 
 enum class NextStatus { Batch, Timeout, EndOfStream };
@@ -54,8 +56,12 @@ class RingReader {
     // Throws RingError if the segment is invalid, the name is bad, or a live process already owns
     // the slot.
     // `delivery` applies to a slot this claims; a slot the supervisor registered keeps its own.
+    // `sources` (at most TRACKED_SOURCES ids; empty: every source) are the sources this consumer
+    // keeps: only their packets count as read or lost, so a consumer of one client of many
+    // counts exactly what it lost of that client.
     RingReader(const std::string& segmentName, const std::string& consumerName,
-               StartAt start = StartAt::Oldest, Delivery delivery = Delivery::Lossless);
+               StartAt start = StartAt::Oldest, Delivery delivery = Delivery::Lossless,
+               std::span<const std::uint16_t> sources = {});
     ~RingReader();  // releases ownership; the slot and its commit stay for a successor
     RingReader(const RingReader&) = delete;
     RingReader& operator=(const RingReader&) = delete;
@@ -93,13 +99,24 @@ class RingReader {
         return !producerMayWait(mode()) || delivery() == Delivery::BestEffort;
     }
     const RingSegment& segment() const { return m_segment; }
+    // Whether batches of `sourceId` are this consumer's (see the constructor's `sources`). Other
+    // batches are still finish()ed, to move on, but count neither as read nor as lost.
+    bool wants(std::uint16_t sourceId) const;
 
   private:
     void heartbeat();
     bool waitForData(std::uint64_t timeoutNs);
     void skipTo(std::uint64_t position);
+    // At the ring's write position, counts as lost what was published before it and neither
+    // read nor counted yet: a consumer lapped at the end of the stream sees no later batch whose
+    // sequence numbers would tell.
+    void catchUpLoss();
     // Counts `packets` records of `view` as read, and the gap before it as lost.
     void account(const BatchView& view, std::uint32_t packets, std::uint64_t captured);
+    void addLoss(std::uint64_t firstPacket, std::uint64_t nextPacket, std::uint64_t firstByte,
+                 std::uint64_t nextByte);
+    SourceCursor* sourceCursor(std::uint16_t sourceId);
+    void resumeSources(const ConsumerCommit& rec, std::span<const std::uint16_t> sources);
 
     RingSegment m_segment;
     ConsumerSlot* m_slot = nullptr;
@@ -108,6 +125,8 @@ class RingReader {
     std::uint64_t m_nextPacketSeq = UNKNOWN_SEQ;
     std::uint64_t m_nextByteSeq = UNKNOWN_SEQ;
     std::uint64_t m_counters[CONSUMER_COUNTERS] = {};
+    SourceCursor m_sources[TRACKED_SOURCES] = {};
+    std::uint32_t m_sourceCount = 0;  // 0: every source
     std::vector<std::uint8_t> m_resumeBlob;
     std::uint64_t m_lastHeartbeatNs = 0;
 };

@@ -112,6 +112,7 @@ RingSegment::RingSegment(std::string name, std::unique_ptr<Mapping> mapping)
     auto* base = static_cast<std::byte*>(m_mapping->region.get_address());
     m_header = reinterpret_cast<RingHeader*>(base);
     m_slots = reinterpret_cast<ConsumerSlot*>(base + m_header->slots_offset);
+    m_sources = reinterpret_cast<SourceSeq*>(base + m_header->sources_offset);
     m_data = base + m_header->data_offset;
     m_capacity = m_header->data_capacity;
 }
@@ -180,6 +181,7 @@ RingSegment RingSegment::create(const RingConfig& config) {
     h->slot_count = CONSUMER_SLOTS;
     h->slots_offset = HEADER_REGION;
     h->data_offset = DATA_OFFSET;
+    h->sources_offset = SOURCES_OFFSET;
     h->data_capacity = config.dataCapacity;
     h->total_bytes = total;
     h->mode = static_cast<std::uint32_t>(config.mode);
@@ -232,7 +234,8 @@ RingSegment RingSegment::open(const std::string& name) {
         h->slot_count != CONSUMER_SLOTS) {
         fail("header/slot sizes do not match this build's layout");
     }
-    if (h->slots_offset != HEADER_REGION || h->data_offset != DATA_OFFSET)
+    if (h->slots_offset != HEADER_REGION || h->data_offset != DATA_OFFSET ||
+        h->sources_offset != SOURCES_OFFSET)
         fail("bad region offsets");
     const std::uint64_t cap = h->data_capacity;
     if (cap < (64u << 10) || (cap & (cap - 1)) != 0)

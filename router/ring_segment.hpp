@@ -42,6 +42,8 @@ class RingSegment {
     RingHeader& header() const { return *m_header; }
     ConsumerSlot& slot(std::uint32_t index) const { return m_slots[index]; }
     std::byte* data() const { return m_data; }
+    // What each source id has published (RING_SOURCES entries; the producer writes them).
+    SourceSeq& sourceSeq(std::uint16_t sourceId) const { return m_sources[sourceId]; }
     std::uint64_t capacity() const { return m_capacity; }
     std::uint64_t mask() const { return m_capacity - 1; }
     RingMode mode() const { return static_cast<RingMode>(m_header->mode); }
@@ -62,6 +64,7 @@ class RingSegment {
     std::unique_ptr<Mapping> m_mapping;
     RingHeader* m_header = nullptr;
     ConsumerSlot* m_slots = nullptr;
+    SourceSeq* m_sources = nullptr;
     std::byte* m_data = nullptr;
     std::uint64_t m_capacity = 0;
 };

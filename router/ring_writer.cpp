@@ -47,6 +47,13 @@ RingWriter::RingWriter(const std::string& segmentName) : m_segment(RingSegment::
     m_packetSeq = last.packet_seq;
     m_byteSeq = last.byte_seq;
     m_batchSeq = last.batch_seq;
+    if (last.last_source != 0) {
+        // The table entry of the last batch's source is stored after its commit: repair it in
+        // case the previous producer died between the two.
+        SourceSeq& s = m_segment.sourceSeq(static_cast<std::uint16_t>(last.last_source - 1));
+        storeRelease(s.packet_seq, last.last_source_packet_seq);
+        storeRelease(s.byte_seq, last.last_source_byte_seq);
+    }
     if (loadAcquire(h.write_pos) != m_writePos)
         storeRelease(h.write_pos, m_writePos);
     if (m_writePos % BATCH_ALIGN != 0 || loadAcquire(h.tail_pos) > m_writePos) {
@@ -253,6 +260,12 @@ void RingWriter::publish(std::uint32_t payloadBytes, std::uint32_t packets, cons
     b->first_byte_seq = m_byteSeq;
     b->producer_generation = m_generation;
     b->reserved2 = 0;
+    SourceSeq& src = m_segment.sourceSeq(meta.sourceId);
+    const std::uint64_t srcPackets = loadRelaxed(src.packet_seq);
+    const std::uint64_t srcBytes = loadRelaxed(src.byte_seq);
+    b->first_source_packet_seq = srcPackets;
+    b->first_source_byte_seq = srcBytes;
+    std::memset(b->reserved3, 0, sizeof b->reserved3);
 
     m_writePos = start + length;
     m_packetSeq += packets;
@@ -269,7 +282,12 @@ void RingWriter::publish(std::uint32_t payloadBytes, std::uint32_t packets, cons
     rec.cursor_len = static_cast<std::uint32_t>(cursor.size());
     if (!cursor.empty())
         std::memcpy(rec.cursor, cursor.data(), cursor.size());
+    rec.last_source = std::uint32_t(meta.sourceId) + 1;
+    rec.last_source_packet_seq = srcPackets + packets;
+    rec.last_source_byte_seq = srcBytes + captured;
     storeRelease(h.producer_commit_generation, gen + 1);
+    storeRelease(src.packet_seq, rec.last_source_packet_seq);
+    storeRelease(src.byte_seq, rec.last_source_byte_seq);
     storeRelease(h.write_pos, m_writePos);
 
     addRelaxed(h.published_packets, std::uint64_t(packets));

@@ -9,6 +9,7 @@
 #include <lua.hpp>
 #include <sstream>
 
+#include "router/ring_layout.hpp"
 #include "supervisor/collector_lua.hpp"
 #include "supervisor/collector_outputs.hpp"
 #include "supervisor/config_error.hpp"
@@ -193,7 +194,13 @@ TargetConfig readTarget(lua_State* L, LuaReader& r, int index) {
             if (r.count(-1, where, key, n))
                 t.idleGraceMs = n * 1000;
         } else if (key == "Source") {
-            r.stringList(-1, where, key, t.sources);
+            if (r.stringList(-1, where, key, t.sources) &&
+                t.sources.size() > router::TRACKED_SOURCES) {
+                r.error(where, "Source: names " + std::to_string(t.sources.size()) +
+                                   " sources; a target reads at most " +
+                                   std::to_string(router::TRACKED_SOURCES) +
+                                   " (leave Source out for every source)");
+            }
         } else if (key == "RcloneConfig") {
             r.string(-1, where, key, t.rcloneConfig);
         } else if (key == "RclonePath") {

@@ -98,7 +98,9 @@ void Worker::check(const WorkerConfig& config) {
 
 int Worker::run(const std::atomic<bool>& stop, std::atomic<bool>* newFile) {
     m_stop = &stop;
-    m_reader = std::make_unique<router::RingReader>(m_config.ring, m_config.name);
+    m_reader = std::make_unique<router::RingReader>(m_config.ring, m_config.name,
+                                                    router::RingReader::StartAt::Oldest,
+                                                    router::Delivery::Lossless, m_config.sources);
     m_mayBeLapped = m_reader->mayBeLapped();
     m_liveData = router::liveData(m_reader->mode());
     m_commitSpan = std::max<std::uint64_t>(m_reader->segment().capacity() / 8, 1);
@@ -278,10 +280,7 @@ bool Worker::handleBatch(const router::BatchView& view) {
             skip = m_skipPackets;
         m_skipPackets = 0;
     }
-    const bool wanted =
-        m_config.sources.empty() || std::find(m_config.sources.begin(), m_config.sources.end(),
-                                              view.sourceId) != m_config.sources.end();
-    if (!wanted) {
+    if (!m_reader->wants(view.sourceId)) {
         m_reader->finish(view);
         ++m_batchesSinceCommit;
         return true;

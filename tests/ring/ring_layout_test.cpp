@@ -27,7 +27,7 @@ using pushcap::ringtest::TempDir;
 using pushcap::ringtest::uniqueInstance;
 
 TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
-    REQUIRE(RING_LAYOUT_VERSION == 2);
+    REQUIRE(RING_LAYOUT_VERSION == 3);
     CHECK(RING_MAGIC == 0x5250414348535550ULL);
     CHECK(CONSUMER_SLOTS == 64);
     CHECK(NAME_BYTES == 64);
@@ -36,6 +36,8 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(CONSUMER_COUNTERS == 16);
     CHECK(BATCH_ALIGN == 64);
     CHECK(MAX_CAPLEN == 262144);
+    CHECK(RING_SOURCES == 65536);
+    CHECK(TRACKED_SOURCES == 32);
     CHECK(BATCH_MAGIC == 0x48544142);
     CHECK(PAD_MAGIC == 0x44444150);
     CHECK(static_cast<std::uint32_t>(RingMode::Lossless) == 1);
@@ -55,19 +57,23 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(COUNTER_FIRST_APP == 8);
 
     CHECK(HEADER_REGION == 4096);
-    CHECK(SLOT_REGION == 233472);
-    CHECK(DATA_OFFSET == 237568);
+    CHECK(SLOT_REGION == 331776);
+    CHECK(SOURCE_REGION == 1048576);
+    CHECK(SOURCES_OFFSET == 335872);
+    CHECK(DATA_OFFSET == 1384448);
     CHECK(alignof(RingHeader) == 64);
     CHECK(alignof(ConsumerSlot) == 64);
-    CHECK(sizeof(ProducerCommit) == 296);
+    CHECK(sizeof(ProducerCommit) == 312);
     CHECK(offsetof(ProducerCommit, write_pos) == 0);
     CHECK(offsetof(ProducerCommit, packet_seq) == 8);
     CHECK(offsetof(ProducerCommit, byte_seq) == 16);
     CHECK(offsetof(ProducerCommit, batch_seq) == 24);
     CHECK(offsetof(ProducerCommit, cursor_len) == 32);
-    CHECK(offsetof(ProducerCommit, reserved) == 36);
+    CHECK(offsetof(ProducerCommit, last_source) == 36);
     CHECK(offsetof(ProducerCommit, cursor) == 40);
-    CHECK(sizeof(RingHeader) == 1344);
+    CHECK(offsetof(ProducerCommit, last_source_packet_seq) == 296);
+    CHECK(offsetof(ProducerCommit, last_source_byte_seq) == 304);
+    CHECK(sizeof(RingHeader) == 1408);
     CHECK(offsetof(RingHeader, magic) == 0);
     CHECK(offsetof(RingHeader, layout_version) == 8);
     CHECK(offsetof(RingHeader, header_bytes) == 12);
@@ -86,6 +92,7 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(RingHeader, created_unix_ns) == 88);
     CHECK(offsetof(RingHeader, instance) == 96);
     CHECK(offsetof(RingHeader, source) == 160);
+    CHECK(offsetof(RingHeader, sources_offset) == 224);
     CHECK(offsetof(RingHeader, state) == 256);
     CHECK(offsetof(RingHeader, producer_pid) == 320);
     CHECK(offsetof(RingHeader, producer_state) == 324);
@@ -94,30 +101,38 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(RingHeader, producer_heartbeat_ns) == 344);
     CHECK(offsetof(RingHeader, producer_commit_generation) == 352);
     CHECK(offsetof(RingHeader, producer_commit) == 360);
-    CHECK(offsetof(RingHeader, write_pos) == 960);
-    CHECK(offsetof(RingHeader, tail_pos) == 1024);
-    CHECK(offsetof(RingHeader, data_seq) == 1088);
-    CHECK(offsetof(RingHeader, data_waiters) == 1092);
-    CHECK(offsetof(RingHeader, space_seq) == 1152);
-    CHECK(offsetof(RingHeader, space_waiters) == 1156);
-    CHECK(offsetof(RingHeader, published_packets) == 1216);
-    CHECK(offsetof(RingHeader, published_bytes) == 1224);
-    CHECK(offsetof(RingHeader, published_batches) == 1232);
-    CHECK(offsetof(RingHeader, producer_waits) == 1240);
-    CHECK(offsetof(RingHeader, dead_consumer_skips) == 1248);
-    CHECK(offsetof(RingHeader, producer_attaches) == 1256);
-    CHECK(offsetof(RingHeader, source_drops) == 1264);
-    CHECK(offsetof(RingHeader, source_if_drops) == 1272);
-    CHECK(offsetof(RingHeader, producer_wait_ns) == 1280);
-    CHECK(sizeof(ConsumerCommit) == 1696);
+    CHECK(offsetof(RingHeader, write_pos) == 1024);
+    CHECK(offsetof(RingHeader, tail_pos) == 1088);
+    CHECK(offsetof(RingHeader, data_seq) == 1152);
+    CHECK(offsetof(RingHeader, data_waiters) == 1156);
+    CHECK(offsetof(RingHeader, space_seq) == 1216);
+    CHECK(offsetof(RingHeader, space_waiters) == 1220);
+    CHECK(offsetof(RingHeader, published_packets) == 1280);
+    CHECK(offsetof(RingHeader, published_bytes) == 1288);
+    CHECK(offsetof(RingHeader, published_batches) == 1296);
+    CHECK(offsetof(RingHeader, producer_waits) == 1304);
+    CHECK(offsetof(RingHeader, dead_consumer_skips) == 1312);
+    CHECK(offsetof(RingHeader, producer_attaches) == 1320);
+    CHECK(offsetof(RingHeader, source_drops) == 1328);
+    CHECK(offsetof(RingHeader, source_if_drops) == 1336);
+    CHECK(offsetof(RingHeader, producer_wait_ns) == 1344);
+    CHECK(sizeof(SourceSeq) == 16);
+    CHECK(offsetof(SourceSeq, packet_seq) == 0);
+    CHECK(offsetof(SourceSeq, byte_seq) == 8);
+    CHECK(sizeof(SourceCursor) == 24);
+    CHECK(offsetof(SourceCursor, source_id) == 0);
+    CHECK(offsetof(SourceCursor, next_packet_seq) == 8);
+    CHECK(offsetof(SourceCursor, next_byte_seq) == 16);
+    CHECK(sizeof(ConsumerCommit) == 2464);
     CHECK(offsetof(ConsumerCommit, position) == 0);
     CHECK(offsetof(ConsumerCommit, next_packet_seq) == 8);
     CHECK(offsetof(ConsumerCommit, next_byte_seq) == 16);
     CHECK(offsetof(ConsumerCommit, counters) == 24);
     CHECK(offsetof(ConsumerCommit, blob_len) == 152);
-    CHECK(offsetof(ConsumerCommit, reserved) == 156);
+    CHECK(offsetof(ConsumerCommit, source_count) == 156);
     CHECK(offsetof(ConsumerCommit, blob) == 160);
-    CHECK(sizeof(ConsumerSlot) == 3648);
+    CHECK(offsetof(ConsumerCommit, sources) == 1696);
+    CHECK(sizeof(ConsumerSlot) == 5184);
     CHECK(offsetof(ConsumerSlot, state) == 0);
     CHECK(offsetof(ConsumerSlot, owner_pid) == 4);
     CHECK(offsetof(ConsumerSlot, owner_start) == 8);
@@ -132,7 +147,7 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(ConsumerSlot, committed_pos) == 192);
     CHECK(offsetof(ConsumerSlot, commit_generation) == 200);
     CHECK(offsetof(ConsumerSlot, commit) == 208);
-    CHECK(sizeof(BatchHeader) == 64);
+    CHECK(sizeof(BatchHeader) == 128);
     CHECK(offsetof(BatchHeader, magic) == 0);
     CHECK(offsetof(BatchHeader, length) == 4);
     CHECK(offsetof(BatchHeader, payload_bytes) == 8);
@@ -146,6 +161,9 @@ TEST_CASE("ring layout is pinned to its version", "[unit][layout][ring]") {
     CHECK(offsetof(BatchHeader, first_byte_seq) == 40);
     CHECK(offsetof(BatchHeader, producer_generation) == 48);
     CHECK(offsetof(BatchHeader, reserved2) == 56);
+    CHECK(offsetof(BatchHeader, first_source_packet_seq) == 64);
+    CHECK(offsetof(BatchHeader, first_source_byte_seq) == 72);
+    CHECK(offsetof(BatchHeader, reserved3) == 80);
     CHECK(sizeof(PcapRecordHeader) == 16);
     CHECK(offsetof(PcapRecordHeader, ts_sec) == 0);
     CHECK(offsetof(PcapRecordHeader, ts_nsec) == 4);
@@ -359,4 +377,161 @@ TEST_CASE("a registered consumer lapped before its first read counts every lost 
     CHECK(counters.packetsLost > 0);
     CHECK(counters.packetsRead + counters.packetsLost == seq);
     CHECK(counters.bytesRead + counters.bytesLost == bytes);
+}
+
+namespace {
+
+// Publishes `count` batches of 8 packets, alternating between sources 0 and 1; returns what each
+// source published (packets, captured bytes).
+struct Published {
+    std::uint64_t packets[2] = {};
+    std::uint64_t bytes[2] = {};
+};
+
+// Batches of 8 packets, from sources 0 and 1 in turn (or all from `onlySource`).
+Published publishAlternating(RingWriter& writer, int count, std::uint64_t& seq,
+                             int onlySource = -1) {
+    Published out;
+    for (int b = 0; b < count; ++b) {
+        const std::uint16_t source =
+            static_cast<std::uint16_t>(onlySource >= 0 ? onlySource : b % 2);
+        std::span<std::byte> space = writer.beginBatch(0);
+        std::size_t used = 0;
+        for (int i = 0; i < 8; ++i) {
+            out.bytes[source] += pushcap::ringtest::packetCaplen(seq);
+            used += pushcap::ringtest::writePacketRecord(seq++, space.data() + used);
+        }
+        out.packets[source] += 8;
+        BatchMeta meta;
+        meta.sourceId = source;
+        writer.publish(static_cast<std::uint32_t>(used), 8, meta);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a consumer of one source counts only that source's packets, read and lost",
+          "[unit][ring]") {
+    RingConfig c = smallConfig("persource");
+    SegmentGuard guard(segmentName(c.instance, c.source));
+    RingJanitor janitor(c);
+    janitor.addConsumer("one");
+    janitor.addConsumer("all");
+    RingWriter writer(janitor.name());
+    std::uint64_t seq = 0;
+    const std::uint16_t wanted[] = {1};
+    Published total;
+    {
+        RingReader one(janitor.name(), "one", RingReader::StartAt::Oldest, Delivery::Lossless,
+                       wanted);
+        CHECK(one.wants(1));
+        CHECK_FALSE(one.wants(0));
+        // Lapped twice over, with a read and a commit in between, then read to the end.
+        for (int round = 0; round < 3; ++round) {
+            const Published p = publishAlternating(writer, 60, seq);
+            for (int s = 0; s < 2; ++s) {
+                total.packets[s] += p.packets[s];
+                total.bytes[s] += p.bytes[s];
+            }
+            BatchView view;
+            for (int i = 0; i < 3 && one.next(view, 0) == NextStatus::Batch; ++i)
+                one.finish(view);
+            one.commit();
+        }
+    }
+    writer.finish();
+    // A restarted consumer resumes its per-source numbers from the commit.
+    RingReader one(janitor.name(), "one", RingReader::StartAt::Oldest, Delivery::Lossless, wanted);
+    RingReader all(janitor.name(), "all");
+    BatchView view;
+    while (one.next(view, 0) == NextStatus::Batch)
+        one.finish(view);
+    while (all.next(view, 0) == NextStatus::Batch)
+        all.finish(view);
+    const ReaderCounters o = one.counters();
+    CHECK(o.packetsLost > 0);
+    CHECK(o.packetsRead + o.packetsLost == total.packets[1]);
+    CHECK(o.bytesRead + o.bytesLost == total.bytes[1]);
+    const ReaderCounters a = all.counters();
+    CHECK(a.packetsRead + a.packetsLost == seq);
+    CHECK(a.bytesRead + a.bytesLost == total.bytes[0] + total.bytes[1]);
+}
+
+TEST_CASE("a consumer lapped at the end of the stream counts every packet it never saw as lost",
+          "[unit][ring]") {
+    RingConfig c = smallConfig("endlap");
+    SegmentGuard guard(segmentName(c.instance, c.source));
+    RingJanitor janitor(c);
+    janitor.addConsumer("one");
+    janitor.addConsumer("all");
+    RingWriter writer(janitor.name());
+    std::uint64_t seq = 0;
+    const std::uint16_t wanted[] = {1};
+    RingReader one(janitor.name(), "one", RingReader::StartAt::Oldest, Delivery::Lossless, wanted);
+    RingReader all(janitor.name(), "all");
+    BatchView view;
+    // "one" reads some of source 1, then everything after is lapped, and what is left in the
+    // ring is source 0's only: no batch of source 1 comes to tell "one" what it lost.
+    Published p = publishAlternating(writer, 4, seq);
+    for (int i = 0; i < 2 && one.next(view, 0) == NextStatus::Batch; ++i)
+        one.finish(view);
+    const Published more = publishAlternating(writer, 40, seq);
+    const Published last = publishAlternating(writer, 40, seq, 0);
+    for (int s = 0; s < 2; ++s) {
+        p.packets[s] += more.packets[s] + last.packets[s];
+        p.bytes[s] += more.bytes[s] + last.bytes[s];
+    }
+    SECTION("once the producer has finished") {
+        writer.finish();
+        while (one.next(view, 0) == NextStatus::Batch)
+            one.finish(view);
+        while (all.next(view, 0) == NextStatus::Batch)
+            all.finish(view);
+    }
+    SECTION("while the producer is idle") {
+        while (one.next(view, 0) == NextStatus::Batch)
+            one.finish(view);
+        while (all.next(view, 0) == NextStatus::Batch)
+            all.finish(view);
+    }
+    const ReaderCounters o = one.counters();
+    CHECK(o.packetsRead == 8);
+    CHECK(o.packetsRead + o.packetsLost == p.packets[1]);
+    CHECK(o.bytesRead + o.bytesLost == p.bytes[1]);
+    const ReaderCounters a = all.counters();
+    CHECK(a.packetsLost > 0);
+    CHECK(a.packetsRead + a.packetsLost == seq);
+    CHECK(a.bytesRead + a.bytesLost == p.bytes[0] + p.bytes[1]);
+    // Nothing is counted twice when the stream goes on.
+    if (loadAcquire(writer.segment().header().producer_state) !=
+        static_cast<std::uint32_t>(ProducerState::Finished)) {
+        const Published after = publishAlternating(writer, 2, seq);
+        while (one.next(view, 0) == NextStatus::Batch)
+            one.finish(view);
+        CHECK(one.counters().packetsRead == 8 + after.packets[1]);
+        CHECK(one.counters().packetsLost == o.packetsLost);
+    }
+}
+
+TEST_CASE("a producer killed between its commit and the source table leaves it repaired",
+          "[unit][ring]") {
+    RingConfig c = smallConfig("sourcerepair");
+    SegmentGuard guard(segmentName(c.instance, c.source));
+    RingJanitor janitor(c);
+    std::uint64_t seq = 0;
+    Published p;
+    {
+        RingWriter writer(janitor.name());
+        p = publishAlternating(writer, 3, seq);  // the last batch is source 0's
+        // As if the process died after the commit record but before the table store.
+        SourceSeq& s0 = writer.segment().sourceSeq(0);
+        storeRelease(s0.packet_seq, s0.packet_seq - 8);
+        storeRelease(s0.byte_seq, std::uint64_t(0));
+    }
+    RingWriter again(janitor.name());
+    const SourceSeq& s0 = again.segment().sourceSeq(0);
+    CHECK(loadAcquire(s0.packet_seq) == p.packets[0]);
+    CHECK(loadAcquire(s0.byte_seq) == p.bytes[0]);
+    CHECK(loadAcquire(again.segment().sourceSeq(1).packet_seq) == p.packets[1]);
 }

@@ -274,6 +274,13 @@ TEST_CASE("Source names map to ring ids: interfaces, then clients; unknown names
         R"({ Desc = "t", Path = "/tmp/t/x", Source = { "bar", "eth1", "foo", "7" } })"));
     const std::vector<std::string> sources = sourceNames({"eth0", "eth1"}, cfg.collector);
     CHECK(sourceIdsFor(cfg.targets[0], sources) == std::vector<int>{3, 1, 2, 7});
+    std::string many;
+    for (int i = 0; i < 33; ++i)
+        many += (i ? ", \"" : "\"") + std::to_string(i) + "\"";
+    CHECK_THAT(errorOf(withCollector(
+                   CLIENTS, R"({ Desc = "t", Path = "/tmp/t/x", Source = { )" + many + " } }")),
+               Catch::Contains(R"(Target[1] "t": Source: names 33 sources; a target reads at )"
+                               R"(most 32 (leave Source out for every source))"));
     TargetConfig bad = cfg.targets[0];
     bad.sources = {"fooo"};
     try {
