@@ -31,6 +31,10 @@ void closePair(int fds[2]) {
     sigset_t all;
     sigemptyset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    // SIGHUP is pushcapd's reload, never a child's end: `pkill -HUP pushcap` matches the children
+    // too, and the kernel hangs up a whole process group (pushcapd's, under systemd an orphaned
+    // one) when a stopped child is in it. A child that died of it would restart for nothing.
+    ::signal(SIGHUP, SIG_IGN);
     if (drop) {
         if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
             const char msg[] = "pushcapd: child cannot drop privileges\n";

@@ -14,23 +14,6 @@ namespace router = pushcap::router;
 
 namespace {
 
-struct Namespace {
-    std::string name;
-    bool ok = false;
-    explicit Namespace(const std::string& n) : name(n) {
-        ok = runCommand({"ip", "netns", "add", name}) == 0 &&
-             runCommand({"ip", "-n", name, "link", "add", "vinj", "type", "veth", "peer", "name",
-                         "vcap"}) == 0 &&
-             runCommand({"ip", "netns", "exec", name, "sysctl", "-qw",
-                         "net.ipv6.conf.all.disable_ipv6=1"}) == 0 &&
-             runCommand({"ip", "netns", "exec", name, "sysctl", "-qw",
-                         "net.ipv6.conf.default.disable_ipv6=1"}) == 0 &&
-             runCommand({"ip", "-n", name, "link", "set", "vinj", "up"}) == 0 &&
-             runCommand({"ip", "-n", name, "link", "set", "vcap", "up"}) == 0;
-    }
-    ~Namespace() { runCommand({"ip", "netns", "del", name}); }
-};
-
 bool waitReadable(int fd, int timeoutMs) {
     pollfd p{fd, POLLIN, 0};
     return ::poll(&p, 1, timeoutMs) == 1;
@@ -44,7 +27,7 @@ TEST_CASE("live capture on a veth pair delivers every injected packet", "[e2e][c
         return;
     }
     const std::string dir = makeTempDir();
-    Namespace ns(uniqueInstance("pcapt"));
+    VethNamespace ns(uniqueInstance("pcapt"));
     if (!ns.ok) {
         WARN("skipped: cannot create a network namespace with a veth pair here");
         removeTree(dir);

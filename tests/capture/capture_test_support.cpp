@@ -135,6 +135,22 @@ std::string readText(const std::string& path) {
     return ss.str();
 }
 
+VethNamespace::VethNamespace(const std::string& n) : name(n) {
+    ok = runCommand({"ip", "netns", "add", name}) == 0 &&
+         runCommand({"ip", "-n", name, "link", "add", "vinj", "type", "veth", "peer", "name",
+                     "vcap"}) == 0 &&
+         runCommand({"ip", "netns", "exec", name, "sysctl", "-qw",
+                     "net.ipv6.conf.all.disable_ipv6=1"}) == 0 &&
+         runCommand({"ip", "netns", "exec", name, "sysctl", "-qw",
+                     "net.ipv6.conf.default.disable_ipv6=1"}) == 0 &&
+         runCommand({"ip", "-n", name, "link", "set", "vinj", "up"}) == 0 &&
+         runCommand({"ip", "-n", name, "link", "set", "vcap", "up"}) == 0;
+}
+
+VethNamespace::~VethNamespace() {
+    runCommand({"ip", "netns", "del", name});
+}
+
 std::vector<Packet> readWithLibpcap(const std::string& path, std::uint16_t sourceId) {
     char err[PCAP_ERRBUF_SIZE];
     pcap_t* p =

@@ -38,6 +38,18 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& stderrPath,
 int waitExit(pid_t pid, int timeoutMs);
 bool exited(pid_t pid, int& status);
 
+// A network namespace `name` holding a veth pair "vinj" <-> "vcap", both up, IPv6 off (so the
+// kernel sends nothing of its own on them); deleted when destroyed. `ok` is false when it could
+// not be made (no root, no veth support): the caller skips.
+struct VethNamespace {
+    explicit VethNamespace(const std::string& name);
+    ~VethNamespace();
+    VethNamespace(const VethNamespace&) = delete;
+    VethNamespace& operator=(const VethNamespace&) = delete;
+    std::string name;
+    bool ok = false;
+};
+
 // libpcap oracle (pcap only; nanosecond precision). Stops at the first error.
 std::vector<Packet> readWithLibpcap(const std::string& path, std::uint16_t sourceId = 0);
 // tshark oracle for pcapng with several link types; link types by interface id in `linkTypes`.

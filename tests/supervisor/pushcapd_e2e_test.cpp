@@ -1,6 +1,5 @@
 // pushcapd end to end: real pushcapd, capture and worker processes, real signals, and output
 // compared byte for byte with tcpdump's.
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,23 +19,29 @@ namespace {
 
 // Rings of this process's pushcapd instances ("e2e<pid>x<n>") that a pushcapd killed before its
 // clean-up left in /dev/shm, removed when the test program ends.
-struct RingSweeper {
-    ~RingSweeper() {
-        const std::string prefix = "pushcap.e2e" + std::to_string(::getpid()) + "x";
-        if (DIR* d = ::opendir("/dev/shm")) {
-            while (dirent* e = ::readdir(d)) {
-                if (std::string(e->d_name).rfind(prefix, 0) == 0)
-                    ::unlink(("/dev/shm/" + std::string(e->d_name)).c_str());
-            }
-            ::closedir(d);
-        }
-    }
-} g_ringSweeper;
+RingSweeper g_ringSweeper("pushcap.e2e" + std::to_string(::getpid()) + "x");
 
 const char* const TCP_FILTER = "net 192.168.1.0/24 and tcp";
 
 std::string sourceDir() {
     return std::getenv("PUSHCAP_SOURCE_DIR");
+}
+
+// Whether process `pid` ignores `sig` (its SigIgn mask in /proc).
+bool ignoresSignal(pid_t pid, int sig) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("SigIgn:", 0) == 0)
+            return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1;
+    }
+    return false;
+}
+
+std::size_t countOf(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
 }
 
 // FMADIO's example, saved unchanged, with its two Paths pointed into `dir`.
@@ -53,29 +58,6 @@ std::vector<std::string> pushcapd(const std::string& config, const std::string& 
                                   std::vector<std::string> extra, const std::string& program = "") {
     // The "e2e" instance prefix is what g_ringSweeper removes.
     return pushcapdCommand(config, dir, std::move(extra), uniqueName("e2e"), program);
-}
-
-// Pids of the running children of `parent` whose command line contains `needle`.
-std::vector<pid_t> childrenMatching(pid_t parent, const std::string& needle) {
-    std::vector<pid_t> out;
-    DIR* proc = ::opendir("/proc");
-    while (dirent* e = ::readdir(proc)) {
-        pid_t pid = std::atoi(e->d_name);
-        if (pid <= 0)
-            continue;
-        std::string stat = readFile("/proc/" + std::string(e->d_name) + "/stat");
-        std::size_t close = stat.rfind(')');
-        if (close == std::string::npos || stat.size() < close + 4 || stat[close + 2] == 'Z')
-            continue;
-        if (std::atoi(stat.c_str() + close + 4) != parent)
-            continue;
-        std::string cmd = readFile("/proc/" + std::string(e->d_name) + "/cmdline");
-        std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-        if (cmd.find(needle) != std::string::npos)
-            out.push_back(pid);
-    }
-    ::closedir(proc);
-    return out;
 }
 
 std::uint64_t bytesIn(const std::string& dir) {
@@ -380,6 +362,15 @@ TEST_CASE(
         30s));
     CHECK(pidOf("keep") == keep);
     CHECK(pidOf("add") != 0);
+    // A SIGHUP that reaches a child too (pkill -HUP pushcap, a hung-up process group) is
+    // pushcapd's to act on: the children ignore it.
+    CHECK(ignoresSignal(keep, SIGHUP));
+    ::kill(keep, SIGHUP);
+    d.kill(SIGHUP);  // the reload after it is logged once the signal was delivered, or not
+    CHECK(waitFor(
+        [&] { return countOf(readFile(dir.path + "/pushcapd.log"), "reload rejected") >= 2; },
+        30s));
+    CHECK(pidOf("keep") == keep);
 
     d.kill(SIGTERM);
     const auto code = d.exitCode(60s);

@@ -132,6 +132,40 @@ std::string readFile(const std::string& path) {
     return s.str();
 }
 
+std::vector<pid_t> childrenMatching(pid_t parent, const std::string& needle) {
+    std::vector<pid_t> out;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr)
+        return out;
+    while (dirent* e = ::readdir(proc)) {
+        const pid_t pid = std::atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        const std::string stat = readFile("/proc/" + std::string(e->d_name) + "/stat");
+        const std::size_t close = stat.rfind(')');
+        if (close == std::string::npos || stat.size() < close + 4 || stat[close + 2] == 'Z')
+            continue;
+        if (std::atoi(stat.c_str() + close + 4) != parent)
+            continue;
+        std::string cmd = readFile("/proc/" + std::string(e->d_name) + "/cmdline");
+        std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+        if (cmd.find(needle) != std::string::npos)
+            out.push_back(pid);
+    }
+    ::closedir(proc);
+    return out;
+}
+
+RingSweeper::~RingSweeper() {
+    if (DIR* d = ::opendir("/dev/shm")) {
+        while (dirent* e = ::readdir(d)) {
+            if (std::string(e->d_name).rfind(prefix, 0) == 0)
+                ::unlink(("/dev/shm/" + std::string(e->d_name)).c_str());
+        }
+        ::closedir(d);
+    }
+}
+
 std::vector<std::string> listFiles(const std::string& dir) {
     std::vector<std::string> names;
     if (DIR* d = ::opendir(dir.c_str())) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pushcap::workers::test {
@@ -49,6 +50,19 @@ class Child {
 };
 
 std::string readFile(const std::string& path);
+// Pids of the running (not zombie) children of `parent` whose command line contains `needle`.
+std::vector<pid_t> childrenMatching(pid_t parent, const std::string& needle);
+
+// Removes, when destroyed, the shared-memory segments in /dev/shm whose names start with
+// `prefix` (rings a pushcapd killed before its clean-up left behind). A test program holds one
+// as a global, for the instance prefix it gives every pushcapd it starts.
+struct RingSweeper {
+    explicit RingSweeper(std::string prefix) : prefix(std::move(prefix)) {}
+    ~RingSweeper();
+    RingSweeper(const RingSweeper&) = delete;
+    RingSweeper& operator=(const RingSweeper&) = delete;
+    std::string prefix;
+};
 std::vector<std::string> listFiles(const std::string& dir);  // names, sorted
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline);
 int runShell(const std::string& command);
