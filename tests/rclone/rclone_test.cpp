@@ -599,16 +599,20 @@ TEST_CASE("SpoolMax: a dead remote stops the worker, back-pressures the feed, lo
     REQUIRE(
         waitFor([&] { return readFile(up.logFile()).find(fullLine) != std::string::npos; }, 60s));
     // Back-pressure: the ring fills up behind the stopped worker until the producer cannot
-    // reserve its next batch (a whole max-size batch, after padding to the ring's end).
+    // reserve its next batch (a whole max-size batch, after padding to the ring's end). The
+    // worker may still commit what it read before it stopped (with its next counters), and that
+    // frees room: the stall is the state where it has committed all it read and the producer is
+    // blocked even so.
     const std::uint64_t capacity = ring->snapshot().capacity;
     const std::uint64_t maxBatch = 64 << 10;
     REQUIRE(waitFor(
         [&] {
             const auto s = ring->snapshot();
+            const auto& up = consumerOf(s, "up");
             const std::uint64_t offset = s.writePos % capacity;
             const std::uint64_t pad = offset + maxBatch > capacity ? capacity - offset : 0;
-            return s.producerWaits > 0 &&
-                   s.writePos + pad + maxBatch > consumerOf(s, "up").committedPos + capacity;
+            return s.producerWaits > 0 && up.committedPos == up.readPos &&
+                   s.writePos + pad + maxBatch > up.committedPos + capacity;
         },
         60s));
     const auto stalled = ring->snapshot();
