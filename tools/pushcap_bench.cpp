@@ -37,10 +37,13 @@ void usage(FILE* out) {
         "usage: pushcap-bench collector [--senders N] [--seconds S] [--step-seconds S] [--dir "
         "DIR]\n"
         "\n"
-        "  collector  N loopback senders stream IMIX osmo-pcap into pushcap-capture --listen,\n"
-        "           stored by a pushcap-worker on tmpfs, beside a bare read-and-append loop\n"
-        "           (the floor); then paced steps find the highest rate stored without loss.\n"
-        "           Prints a table, then one JSON object.\n"
+        "  collector  N loopback senders stream IMIX osmo-pcap as fast as TCP takes it, beside\n"
+        "           a bare read-and-append loop on tmpfs (the floor): first into pushcapd\n"
+        "           --osmo-config (lossless per-client files, read back and compared with what\n"
+        "           was sent, a slow 20 Mbit/s client beside the floods), then into\n"
+        "           pushcap-capture --listen (a live ring) stored by a pushcap-worker; then\n"
+        "           paced steps find the highest rate the live ring stores without loss.\n"
+        "           Prints tables, then one JSON object.\n"
         "\n"
         "usage: pushcap-bench push [--input FILE] [--bytes N] [--dir DIR] [--rounds N]\n"
         "\n"
@@ -67,6 +70,10 @@ std::uint64_t parseSize(const char* flag, const char* text) {
 template <typename Setter>
 void parseOptions(int argc, char** argv, Setter set) {
     for (int i = 2; i < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+            usage(stdout);
+            std::exit(0);
+        }
         if (i + 1 >= argc) {
             std::fprintf(stderr, "pushcap-bench: %s needs a value\n", argv[i]);
             std::exit(2);

@@ -43,6 +43,12 @@ void installSignals() {
 int main(int argc, char** argv) {
     using namespace pushcap::workers;
     const std::vector<std::string> args(argv + 1, argv + argc);
+    for (const std::string& a : args) {
+        if (a == "--help" || a == "-h") {
+            std::fputs(workerUsage().c_str(), stdout);
+            return EXIT_OK;
+        }
+    }
     std::string target = "?";
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
         if (args[i] == "--name")

@@ -248,6 +248,22 @@ TEST_CASE("SIGTERM during an offline push: exit 0, files complete, nothing pendi
     CHECK(all.records.compare(0, written.size(), written) == 0);
 }
 
+TEST_CASE("every program answers --help with its usage on stdout and exit 0", "[e2e][supervisor]") {
+    TempDir dir;
+    for (const char* program : {"pushcapd", "pushcap-capture", "pushcap-worker", "pushcap-status",
+                                "pushcap-web", "pushcap-gen", "pushcap-bench"}) {
+        INFO(program);
+        const std::string out = dir.path + "/" + program + ".out";
+        CHECK(runShell(quote(binDir() + "/" + program) + " --help >" + quote(out) + " 2>&1") == 0);
+        CHECK(readFile(out).find("usage") != std::string::npos);
+    }
+    // After the subcommand too, where a user asks first.
+    const std::string out = dir.path + "/bench-collector.out";
+    CHECK(runShell(quote(binDir() + "/pushcap-bench") + " collector --help >" + quote(out) +
+                   " 2>&1") == 0);
+    CHECK(readFile(out).find("pushcap-bench collector") != std::string::npos);
+}
+
 TEST_CASE("pushcapd --check reports broken configurations clearly", "[e2e][supervisor]") {
     TempDir dir;
     auto check = [&](const std::string& body) {
