@@ -409,18 +409,35 @@ Published publishAlternating(RingWriter& writer, int count, std::uint64_t& seq,
     return out;
 }
 
+// A ring with two named consumers, "one" (to read source 1 only) and "all", and its producer.
+struct TwoConsumerRing {
+    explicit TwoConsumerRing(const std::string& tag)
+        : config(smallConfig(tag)),
+          guard(segmentName(config.instance, config.source)),
+          janitor(config),
+          writer(janitor.name()) {
+        janitor.addConsumer("one");
+        janitor.addConsumer("all");
+    }
+    const std::string& name() const { return janitor.name(); }
+    RingConfig config;
+    SegmentGuard guard;
+    RingJanitor janitor;
+    RingWriter writer;
+    std::uint64_t seq = 0;
+};
+
+const std::uint16_t SOURCE_ONE[] = {1};
+
 }  // namespace
 
 TEST_CASE("a consumer of one source counts only that source's packets, read and lost",
           "[unit][ring]") {
-    RingConfig c = smallConfig("persource");
-    SegmentGuard guard(segmentName(c.instance, c.source));
-    RingJanitor janitor(c);
-    janitor.addConsumer("one");
-    janitor.addConsumer("all");
-    RingWriter writer(janitor.name());
-    std::uint64_t seq = 0;
-    const std::uint16_t wanted[] = {1};
+    TwoConsumerRing ring("persource");
+    RingWriter& writer = ring.writer;
+    std::uint64_t& seq = ring.seq;
+    const auto& janitor = ring.janitor;
+    const auto& wanted = SOURCE_ONE;
     Published total;
     {
         RingReader one(janitor.name(), "one", RingReader::StartAt::Oldest, Delivery::Lossless,
@@ -460,14 +477,11 @@ TEST_CASE("a consumer of one source counts only that source's packets, read and 
 
 TEST_CASE("a consumer lapped at the end of the stream counts every packet it never saw as lost",
           "[unit][ring]") {
-    RingConfig c = smallConfig("endlap");
-    SegmentGuard guard(segmentName(c.instance, c.source));
-    RingJanitor janitor(c);
-    janitor.addConsumer("one");
-    janitor.addConsumer("all");
-    RingWriter writer(janitor.name());
-    std::uint64_t seq = 0;
-    const std::uint16_t wanted[] = {1};
+    TwoConsumerRing ring("endlap");
+    RingWriter& writer = ring.writer;
+    std::uint64_t& seq = ring.seq;
+    const auto& janitor = ring.janitor;
+    const auto& wanted = SOURCE_ONE;
     RingReader one(janitor.name(), "one", RingReader::StartAt::Oldest, Delivery::Lossless, wanted);
     RingReader all(janitor.name(), "all");
     BatchView view;
