@@ -8,9 +8,11 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <zmq.hpp>
 
 #include "../workers/worker_test_support.hpp"
 #include "router/ring_janitor.hpp"
+#include "status.pb.h"
 
 using namespace pushcap::workers::test;
 using namespace std::chrono_literals;
@@ -382,6 +384,40 @@ TEST_CASE(
     }
 }
 
+// A configuration with one File target writing to DIR/s/.
+static std::string shortConfig(const std::string& dir, const std::string& extra = "") {
+    std::ofstream(dir + "/short.lua")
+        << "local Config = {}\nConfig.Target = {}\n"
+        << extra << "table.insert(Config.Target, { Desc = 'short', Mode = 'File', Path = '" << dir
+        << "/s/x' })\nreturn Config\n";
+    return dir + "/short.lua";
+}
+
+TEST_CASE(
+    "a Python subscriber started before a short offline push gets every message from sequence 1, "
+    "live or by replay, and every completed file",
+    "[e2e][multiproc][supervisor][status]") {
+    TempDir dir;
+    // Short: over before a subscriber's first reconnect would have joined a plain PUB socket.
+    const std::string input = makeInput(dir.path, "--count 2000 --duration 130 --seed 12");
+    const std::string ready = dir.path + "/subscriber.ready";
+    const std::string endpoint = "ipc://" + dir.path + "/status.sock";
+    Child sub({"/usr/bin/python3", sourceDir() + "/tests/supervisor/status_replay_subscriber.py",
+               endpoint, testBinDir() + "/python", ready, dir.path + "/all", dir.path + "/tcp"},
+              dir.path + "/subscriber.log");
+    REQUIRE(waitFor([&] { return ::access(ready.c_str(), F_OK) == 0 || !sub.running(); }, 30s));
+    REQUIRE(sub.running());
+    // No --status-linger: the default bound, and pushcapd waits for this subscriber only.
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
+    REQUIRE(d.exitCode(120s) == 0);
+    const auto code = sub.exitCode(60s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    INFO(readFile(dir.path + "/subscriber.log"));
+    CHECK(code == 0);
+    CHECK(readFile(dir.path + "/pushcapd.log").find("not caught up") == std::string::npos);
+}
+
 TEST_CASE("--status-linger: a subscriber still connecting gets the final status of a short push",
           "[e2e][multiproc][supervisor][status]") {
     TempDir dir;
@@ -412,6 +448,40 @@ TEST_CASE("--status-linger: a subscriber still connecting gets the final status 
         10s);
     INFO(readFile(json));
     CHECK(finalStatusSeen);
+}
+
+TEST_CASE("a subscriber connecting mid-run gets a snapshot at once, not at the next interval",
+          "[e2e][multiproc][supervisor][status][root]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: live capture on lo needs root");
+        return;
+    }
+    TempDir dir;
+    Child d(
+        pushcapd(shortConfig(dir.path, "Config.StatusInterval = 600\n"), dir.path, {"-i", "lo"}),
+        dir.path + "/pushcapd.log");
+    const std::string endpoint = "ipc://" + dir.path + "/status.sock";
+    // Mid-run: its first snapshot (at start) is long published, the next is 600 s away.
+    REQUIRE(waitFor([&] { return !childrenMatching(d.pid(), "--name short").empty(); }, 30s));
+    zmq::context_t ctx;
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::subscribe, "pushcap.status");
+    sub.set(zmq::sockopt::rcvtimeo, 10000);
+    const auto joined = std::chrono::steady_clock::now();
+    sub.connect(endpoint);
+    zmq::message_t topic, body;
+    REQUIRE(sub.recv(topic).has_value());
+    const auto waited = std::chrono::steady_clock::now() - joined;
+    REQUIRE(sub.recv(body).has_value());
+    pushcap::v1::Snapshot s;
+    REQUIRE(s.ParseFromArray(body.data(), static_cast<int>(body.size())));
+    CHECK(topic.to_string() == "pushcap.status");
+    CHECK(s.sequence() > 1);
+    CHECK(!s.final());
+    CHECK(s.replay_endpoint() == endpoint + ".replay");
+    CHECK(waited < 5s);
+    d.kill(SIGTERM);
+    CHECK(d.exitCode(60s) == 0);
 }
 
 TEST_CASE("pushcap-status shows the live table, JSON lines, and says when nothing publishes",
