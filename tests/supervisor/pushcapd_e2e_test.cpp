@@ -467,8 +467,17 @@ TEST_CASE("a subscriber connecting mid-run gets a snapshot at once, not at the n
         pushcapd(shortConfig(dir.path, "Config.StatusInterval = 600\n"), dir.path, {"-i", "lo"}),
         dir.path + "/pushcapd.log");
     const std::string endpoint = "ipc://" + dir.path + "/status.sock";
-    // Mid-run: its first snapshot (at start) is long published, the next is 600 s away.
-    REQUIRE(waitFor([&] { return !childrenMatching(d.pid(), "--name short").empty(); }, 30s));
+    // Mid-run: the capture and the target are ready, so the first snapshot (at start) is long
+    // published and the next is 600 s away. (Ready, too, so that the SIGTERM below does not
+    // land before the capture handles it.)
+    const std::string log = dir.path + "/pushcapd.log";
+    REQUIRE(waitFor(
+        [&] {
+            const std::string text = readFile(log);
+            return text.find("capture: ready") != std::string::npos &&
+                   text.find("short: ready") != std::string::npos;
+        },
+        30s));
     zmq::context_t ctx;
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::subscribe, "pushcap.status");
@@ -487,7 +496,9 @@ TEST_CASE("a subscriber connecting mid-run gets a snapshot at once, not at the n
     CHECK(s.replay_endpoint() == endpoint + ".replay");
     CHECK(waited < 5s);
     d.kill(SIGTERM);
-    CHECK(d.exitCode(60s) == 0);
+    const auto code = d.exitCode(60s);
+    INFO(readFile(log));
+    CHECK(code == 0);
 }
 
 TEST_CASE("pushcap-status shows the live table, JSON lines, and says when nothing publishes",
