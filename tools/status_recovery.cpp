@@ -21,13 +21,13 @@ void GapRecovery::deliverHeld(std::vector<StreamMessage>& out) {
     }
 }
 
-std::vector<StreamMessage> GapRecovery::onLive(StreamMessage message) {
+std::vector<StreamMessage> GapRecovery::onLive(StreamMessage message, bool newPublisher) {
     std::vector<StreamMessage> out;
     if (message.sequence == 0) {
         out.push_back(std::move(message));
         return out;
     }
-    if (message.sequence < m_next) {
+    if (message.sequence < m_next || (newPublisher && m_next > 1)) {
         // Live messages never repeat: the sequence went back, so a new publisher started at 1.
         // What is held belongs to the old one and goes out as it is.
         ++m_restarts;

@@ -27,8 +27,10 @@ class GapRecovery {
     // Live messages held while a gap before them is open; past this many the gap is given up.
     explicit GapRecovery(std::size_t maxHeld = 10000);
 
-    // A live message. Returns what can be delivered now, in order.
-    std::vector<StreamMessage> onLive(StreamMessage message);
+    // A live message. Returns what can be delivered now, in order. `newPublisher`: the caller
+    // knows it comes from a pushcapd that started since the last one (a sequence that goes
+    // back says so by itself; one that happens to go on from the old run's does not).
+    std::vector<StreamMessage> onLive(StreamMessage message, bool newPublisher = false);
     // The range to ask the replay for, once per open gap (nothing while a request is out).
     std::optional<SequenceRange> request();
     // The replay's answer to the outstanding request: `messages` in sequence order.

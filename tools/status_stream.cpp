@@ -93,21 +93,24 @@ void StatusStream::readLive(std::vector<StreamMessage>& out) {
             m.body = frames[1].to_string();
             m.sequence = sequenceOf(m.topic, m.body);
         }
-        noteSnapshot(m);
-        for (StreamMessage& d :
-             m_recover ? m_recovery.onLive(std::move(m)) : std::vector<StreamMessage>{std::move(m)})
+        const bool newPublisher = noteSnapshot(m);
+        for (StreamMessage& d : m_recover ? m_recovery.onLive(std::move(m), newPublisher)
+                                          : std::vector<StreamMessage>{std::move(m)})
             out.push_back(std::move(d));
     }
 }
 
-void StatusStream::noteSnapshot(const StreamMessage& m) {
+// Returns whether the snapshot comes from a new pushcapd: its uptime went back.
+bool StatusStream::noteSnapshot(const StreamMessage& m) {
     if (m.topic != "pushcap.status" || m.sequence == 0)
-        return;
+        return false;
     v1::Snapshot s;
     s.ParseFromString(m.body);
     m_replayEndpoint = s.replay_endpoint();
-    if (s.final())
-        m_finalSequence = s.sequence();
+    m_finalSequence = s.final() ? s.sequence() : 0;
+    const bool restarted = s.uptime_seconds() < m_uptime;
+    m_uptime = s.uptime_seconds();
+    return restarted;
 }
 
 void StatusStream::connectReplay() {

@@ -31,7 +31,7 @@ class StatusStream {
   private:
     void readLive(std::vector<StreamMessage>& out);
     void readReplay(std::vector<StreamMessage>& out);
-    void noteSnapshot(const StreamMessage& m);
+    bool noteSnapshot(const StreamMessage& m);
     void connectReplay();
     void askReplay(std::vector<StreamMessage>& out);
     void acknowledgeFinal();
@@ -43,6 +43,7 @@ class StatusStream {
     std::string m_replayEndpoint, m_connectedReplay;
     std::chrono::steady_clock::time_point m_askedAt{};
     std::uint64_t m_finalSequence = 0, m_acknowledged = 0;
+    double m_uptime = -1;  // of the last snapshot: a lower one is a new pushcapd
 };
 
 }  // namespace pushcap::tools

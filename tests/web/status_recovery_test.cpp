@@ -111,3 +111,16 @@ TEST_CASE("too many messages held behind a gap: it is given up", "[unit][web][st
     CHECK(r.lost() == 3);
     CHECK(!r.requesting());
 }
+
+TEST_CASE("a new publisher whose numbers go on from the old one's is told apart by the caller",
+          "[unit][web][status]") {
+    GapRecovery r;
+    r.onLive(m(1));
+    r.onLive(m(2));
+    CHECK(r.onLive(m(5), /*newPublisher=*/true).empty());
+    CHECK(r.publisherRestarts() == 1);
+    const auto range = r.request();
+    REQUIRE(range);
+    CHECK(range->from == 1);
+    CHECK(range->to == 4);
+}
