@@ -264,7 +264,9 @@ TEST_CASE(
     CHECK_THAT(metrics, Catch::Contains("pushcap_status_messages_missed_total 0\n"));
     const auto s = parseJson(body);
     REQUIRE(s);
-    CHECK(at(*s, {"snapshot", "final"})->bool_value());
+    const auto* final = at(*s, {"snapshot", "final"});
+    REQUIRE(final != nullptr);
+    CHECK(final->bool_value());
 }
 
 TEST_CASE("pushcap-web: --help, and clear errors for a port in use and a bad endpoint",
