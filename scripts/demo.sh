@@ -21,7 +21,7 @@ echo "== 3. pushcapd --offline (status published on ipc://$OUT/status.sock)"
 status_pid=$!
 trap 'kill $status_pid 2>/dev/null || true' EXIT
 "$BIN/pushcapd" -c "$OUT/push_realtime.lua" --offline "$OUT/input.pcap" --instance demo \
-    --status "ipc://$OUT/status.sock" --log-dir "$OUT/log" --status-linger 1500
+    --status "ipc://$OUT/status.sock" --log-dir "$OUT/log"
 
 echo "== 4. the last status snapshot (pushcap-status)"
 awk '/^pushcap /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$OUT/status.txt" | sed 's/^/   /'

@@ -47,8 +47,10 @@ a crashed worker is restarted, the others never notice.
                             tcp://127.0.0.1:5577)
       --log-dir DIR         per-target log files (default Config.LogDir)
       --no-progress         no progress line in --offline mode
-      --status-linger MS    --offline: keep publishing the final status for MS milliseconds
-                            before exiting, so a subscriber that is still connecting gets it
+      --status-linger MS    --offline: the longest pushcapd stays after the push, until every
+                            subscriber it has seen has fetched what it missed from the replay
+                            (default 5000; 0: exit at once). Not needed for a short push: a
+                            subscriber started first gets every message, live or by replay
   -D, --daemonize           run in the background, logging to LOG_DIR/pushcapd.log
   -v, --verbose             debug logging
   -h, --help                this text

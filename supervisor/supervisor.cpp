@@ -13,7 +13,6 @@
 #include <cstring>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "proto/child_events.hpp"
 #include "router/ring_janitor.hpp"
@@ -31,6 +30,9 @@ namespace pushcap::supervisor {
 namespace {
 
 constexpr int EXIT_INPUT_DAMAGED = 65;  // EX_DATAERR: the capture delivered what was readable
+// How long after the bind an offline push waits for a subscriber to show up: one started before
+// pushcapd connects on its next retry (ZeroMQ's default reconnect interval is 100 ms).
+constexpr auto STATUS_JOIN_GRACE = std::chrono::milliseconds(500);
 
 std::uint64_t unixNowNs() {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -162,8 +164,10 @@ void Supervisor::setUp() {
     ring.maxBatchBytes -= ring.maxBatchBytes % router::BATCH_ALIGN;
     m_ring = std::make_unique<router::RingJanitor>(ring);
     m_status = std::make_unique<StatusPublisher>(m_config.statusEndpoint);
-    spdlog::info("instance {}: ring {} ({} MiB, {}), status on {}", m_instance, m_segment,
-                 ring.dataCapacity >> 20, ringModeName(ring.mode), m_status->endpoint());
+    m_statusBoundAt = Clock::now();
+    spdlog::info("instance {}: ring {} ({} MiB, {}), status on {} (replay {})", m_instance,
+                 m_segment, ring.dataCapacity >> 20, ringModeName(ring.mode), m_status->endpoint(),
+                 m_status->replayEndpoint());
 
     for (const std::string& f : m_options.offlineFiles) {
         struct stat st {};
@@ -589,15 +593,20 @@ void Supervisor::publishSnapshot() {
     const auto now = Clock::now();
     if (m_lastRateAt != Clock::time_point{}) {
         double dt = std::chrono::duration<double>(now - m_lastRateAt).count();
-        if (dt > 0)
+        if (dt >= 0.1)
             m_byteRate = 0.7 * m_byteRate + 0.3 * double(ring.writePos - m_lastWritePos) / dt;
     }
-    m_lastWritePos = ring.writePos;
-    m_lastRateAt = now;
+    // A snapshot for a subscriber that just joined can come right after the last one: too
+    // short an interval says nothing about the rate.
+    if (now - m_lastRateAt >= std::chrono::milliseconds(100)) {
+        m_lastWritePos = ring.writePos;
+        m_lastRateAt = now;
+    }
 
     v1::Snapshot s;
     s.set_instance(m_instance);
     s.set_version(PUSHCAP_VERSION);
+    s.set_final(m_finalStatus);
     s.set_unix_time_ns(unixNowNs());
     s.set_uptime_seconds(std::chrono::duration<double>(now - m_started).count());
     std::uint64_t maxLag = 0;
@@ -701,6 +710,39 @@ void Supervisor::showProgress(bool final) {
     std::fflush(stderr);
 }
 
+void Supervisor::serveStatus() {
+    // Each new subscriber gets the current snapshot at once; serving again afterwards, because
+    // publishing can consume the readiness that poll() would otherwise have reported.
+    while (m_status->serve() > 0)
+        publishSnapshot();
+}
+
+void Supervisor::waitForSubscribers() {
+    // ZeroMQ drops what a subscriber still connecting has not seen, and the replay lives only as
+    // long as we do: stay until every subscriber says it holds everything (a ReplayRequest past
+    // the final snapshot), at most --status-linger. A subscriber started before us joins within
+    // its reconnect interval: wait that long from the bind for one to show up.
+    const auto bound = Clock::now() + m_options.statusLinger;
+    const auto joinBy = std::min(bound, m_statusBoundAt + STATUS_JOIN_GRACE);
+    for (;;) {
+        serveStatus();
+        const auto now = Clock::now();
+        const bool caughtUp = m_status->caughtUp() >= m_status->subscriptions();
+        if (now >= bound || (now >= joinBy && caughtUp)) {
+            if (!caughtUp)
+                spdlog::info("status: {} subscription(s) not caught up after --status-linger",
+                             m_status->subscriptions() - m_status->caughtUp());
+            return;
+        }
+        std::vector<pollfd> fds;
+        for (int fd : m_status->pollFds())
+            fds.push_back({fd, POLLIN, 0});
+        const auto wake = now < joinBy ? joinBy : bound;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms + 1, 1, 100)));
+    }
+}
+
 bool Supervisor::allDone() const {
     for (const auto& c : m_children) {
         if (c->proc.pid > 0 || c->restartPending)
@@ -741,10 +783,15 @@ int Supervisor::run() {
                 owners.push_back(c.get());
             }
         }
+        for (int fd : m_status->pollFds()) {
+            fds.push_back({fd, POLLIN, 0});
+            owners.push_back(nullptr);
+        }
+        serveStatus();
         ::poll(fds.data(), fds.size(), pollTimeoutMs());
         // Child pipes first: a child's last events must be read before its exit is handled.
         for (std::size_t i = 1; i < fds.size(); ++i) {
-            if (fds[i].revents == 0)
+            if (fds[i].revents == 0 || owners[i] == nullptr)
                 continue;
             Child* c = owners[i];
             if (fds[i].fd == c->proc.readyFd)
@@ -793,15 +840,11 @@ int Supervisor::run() {
         if (captureDone && allDone() && (m_offline || m_stopping))
             break;
     }
+    m_finalStatus = true;
     publishSnapshot();
     showProgress(true);
-    // ZeroMQ drops what is published before a subscriber has connected: a push shorter than
-    // the subscriber's reconnect interval would otherwise never be seen.
-    for (auto end = Clock::now() + m_options.statusLinger; m_offline && Clock::now() < end;) {
-        std::this_thread::sleep_for(
-            std::min<Clock::duration>(std::chrono::milliseconds(200), end - Clock::now()));
-        publishSnapshot();
-    }
+    if (m_offline)
+        waitForSubscribers();
     if (!m_failures.empty()) {
         std::string all;
         for (const std::string& f : m_failures)

@@ -31,13 +31,13 @@ class StatusPublisher;
 
 struct SupervisorOptions {
     std::string configPath;
-    std::vector<std::string> offlineFiles;      // non-empty: offline push, exit when done
-    std::vector<std::string> interfaces;        // overrides Config.Interface
-    std::string instance;                       // overrides Config.Instance
-    std::string statusEndpoint;                 // overrides Config.StatusEndpoint
-    std::string logDir;                         // overrides Config.LogDir
-    bool showProgress = false;                  // offline progress line on stderr
-    std::chrono::milliseconds statusLinger{0};  // offline: final status kept publishing
+    std::vector<std::string> offlineFiles;         // non-empty: offline push, exit when done
+    std::vector<std::string> interfaces;           // overrides Config.Interface
+    std::string instance;                          // overrides Config.Instance
+    std::string statusEndpoint;                    // overrides Config.StatusEndpoint
+    std::string logDir;                            // overrides Config.LogDir
+    bool showProgress = false;                     // offline progress line on stderr
+    std::chrono::milliseconds statusLinger{5000};  // offline: longest wait for subscribers
     std::chrono::milliseconds shutdownTimeout{30'000};
     RestartLimits limits;
 };
@@ -89,6 +89,8 @@ class Supervisor {
     void beginShutdown(const std::string& why);
     void reload();
     void publishSnapshot();
+    void serveStatus();
+    void waitForSubscribers();
     void showProgress(bool final);
     void fillCollector(pushcap::v1::CaptureStatus& cap) const;
     bool allDone() const;
@@ -114,6 +116,8 @@ class Supervisor {
     bool m_stopForced = false;
     Clock::time_point m_stopDeadline{};
     Clock::time_point m_started{};
+    Clock::time_point m_statusBoundAt{};
+    bool m_finalStatus = false;  // the run is over: snapshots say final
     Clock::time_point m_nextSnapshot{};
     Clock::time_point m_nextProgress{};
     std::vector<std::string> m_failures;  // why the run is not a success

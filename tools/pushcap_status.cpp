@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <stdexcept>
 #include <string>
-#include <zmq.hpp>
 
 #include "status.pb.h"
+#include "tools/status_stream.hpp"
 #include "tools/status_view.hpp"
 
 namespace {
@@ -22,10 +24,25 @@ last error; "held the source N s" when a lossless target made the capture wait f
 
   --endpoint ENDPOINT  pushcapd's status endpoint (default tcp://127.0.0.1:5577)
   --once               print one snapshot and exit
-  --json               one JSON object per line, snapshots and events (for scripts)
+  --json               one JSON object per line, snapshots and events (for scripts): every
+                       message from the first pushcapd still holds, in sequence order (what
+                       a late start or a gap left out is fetched from pushcapd's replay)
   --timeout SEC        with --once: give up after SEC seconds without data (default 5)
 Exit codes: 0 ok, 1 nothing is publishing, 2 usage.
 )";
+
+// One JSON line: the message, with its topic.
+void show(const pushcap::tools::StreamMessage& m) {
+    if (m.topic == "pushcap.status") {
+        pushcap::v1::Snapshot s;
+        if (s.ParseFromString(m.body))
+            std::printf("%s\n", pushcap::tools::StatusView::json(s, m.topic).c_str());
+    } else {
+        pushcap::v1::Event e;
+        if (e.ParseFromString(m.body))
+            std::printf("%s\n", pushcap::tools::StatusView::json(e, m.topic).c_str());
+    }
+}
 
 }  // namespace
 
@@ -53,14 +70,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    zmq::context_t context;
-    zmq::socket_t sub(context, zmq::socket_type::sub);
+    std::unique_ptr<pushcap::tools::StatusStream> stream;
     try {
-        sub.set(zmq::sockopt::subscribe, json ? "pushcap." : "pushcap.status");
-        sub.set(zmq::sockopt::rcvtimeo, 1000);
-        sub.connect(endpoint);
-    } catch (const zmq::error_t& e) {
-        std::fprintf(stderr, "pushcap-status: %s: %s\n", endpoint.c_str(), e.what());
+        // --once wants the snapshot a new subscriber gets at once, nothing older.
+        stream = std::make_unique<pushcap::tools::StatusStream>(endpoint, /*recover=*/!once);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "pushcap-status: %s\n", e.what());
         return 2;
     }
     pushcap::tools::StatusView view;
@@ -69,8 +84,9 @@ int main(int argc, char** argv) {
     std::time_t lastWall = 0;
     bool warned = false;
     for (;;) {
-        zmq::message_t topic, body;
-        if (!sub.recv(topic)) {
+        const std::vector<pushcap::tools::StreamMessage> messages =
+            stream->receive(std::chrono::milliseconds(1000));
+        if (messages.empty()) {
             const double idle =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - lastData).count();
             if (once && idle >= timeout) {
@@ -90,30 +106,27 @@ int main(int argc, char** argv) {
             }
             continue;
         }
-        if (!topic.more() || !sub.recv(body))
-            continue;
         lastData = std::chrono::steady_clock::now();
         lastWall = std::time(nullptr);
         warned = false;
-        const std::string t = topic.to_string();
-        if (t == "pushcap.status") {
+        // After a replay many snapshots come at once: the table shows the newest.
+        const pushcap::tools::StreamMessage* newest = nullptr;
+        for (const pushcap::tools::StreamMessage& m : messages) {
+            if (m.sequence == 0)
+                continue;
+            if (m.topic == "pushcap.status")
+                newest = &m;
+            if (json)
+                show(m);
+        }
+        if (newest != nullptr && !json) {
             pushcap::v1::Snapshot s;
-            if (!s.ParseFromArray(body.data(), static_cast<int>(body.size())))
-                continue;
-            if (json) {
-                std::printf("%s\n", pushcap::tools::StatusView::json(s, t).c_str());
-            } else {
-                std::string text = view.table(s);
-                std::printf("%s%s", tty ? "\033[H\033[2J" : "", text.c_str());
-            }
-        } else if (json) {
-            pushcap::v1::Event e;
-            if (!e.ParseFromArray(body.data(), static_cast<int>(body.size())))
-                continue;
-            std::printf("%s\n", pushcap::tools::StatusView::json(e, t).c_str());
+            s.ParseFromString(newest->body);
+            std::string text = view.table(s);
+            std::printf("%s%s", tty ? "\033[H\033[2J" : "", text.c_str());
         }
         std::fflush(stdout);
-        if (once && t == "pushcap.status")
+        if (once && newest != nullptr)
             return 0;
     }
 }

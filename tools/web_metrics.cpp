@@ -115,9 +115,10 @@ std::string renderMetrics(const WebStateView& state, std::string_view version) {
         "pushcap_status_messages_total", "counter",
         "Status messages (snapshots and events) received from pushcapd.", self,
         [&](const Self&, std::string_view n) { w.sample(n, "", number(state.messages)); });
-    w.family<Self>("pushcap_status_messages_missed_total", "counter",
-                   "Status messages skipped in the sequence (dropped by the PUB socket).", self,
-                   [&](const Self&, std::string_view n) { w.sample(n, "", number(state.missed)); });
+    w.family<Self>(
+        "pushcap_status_messages_missed_total", "counter",
+        "Status messages skipped in the sequence: dropped, and no longer in pushcapd's replay.",
+        self, [&](const Self&, std::string_view n) { w.sample(n, "", number(state.missed)); });
     w.family<Self>(
         "pushcap_status_messages_undecodable_total", "counter",
         "Status messages with an unknown topic or an undecodable body.", self,

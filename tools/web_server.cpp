@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-#include <zmq.hpp>
 
 #include "tools/web_assets.hpp"
 #include "tools/web_metrics.hpp"
@@ -53,26 +52,8 @@ std::string bindError(const std::string& host, int port) {
 
 }  // namespace
 
-struct StatusSubscriber::Socket {
-    zmq::context_t context{1};
-    zmq::socket_t socket{context, zmq::socket_type::sub};
-};
-
 StatusSubscriber::StatusSubscriber(const std::string& endpoint, WebState& state)
-    : m_socket(std::make_unique<Socket>()), m_state(state) {
-    try {
-        m_socket->socket.set(zmq::sockopt::subscribe, "pushcap.");
-        m_socket->socket.set(zmq::sockopt::rcvtimeo, 250);
-        m_socket->socket.set(zmq::sockopt::linger, 0);
-        // Find a restarted pushcapd quickly, without hammering one that is gone for good.
-        m_socket->socket.set(zmq::sockopt::reconnect_ivl, 100);
-        m_socket->socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
-        m_socket->socket.connect(endpoint);
-    } catch (const zmq::error_t& e) {
-        throw std::invalid_argument("cannot subscribe to '" + endpoint + "': " + e.what() +
-                                    " (expected tcp://HOST:PORT or ipc://PATH)");
-    }
-}
+    : m_stream(std::make_unique<StatusStream>(endpoint)), m_state(state) {}
 
 StatusSubscriber::~StatusSubscriber() {
     stop();
@@ -89,49 +70,25 @@ void StatusSubscriber::stop() {
 }
 
 void StatusSubscriber::run() {
-    zmq::socket_t& sub = m_socket->socket;
     while (!m_stop) {
-        zmq::message_t topic, body;
-        try {
-            if (!sub.recv(topic))
-                continue;  // timeout: look at m_stop again
-            if (!topic.more() || !sub.recv(body)) {
-                m_state.onUndecodable();
-                continue;
-            }
-            // Drain any extra frames so the next recv starts at a topic.
-            bool extra = body.more();
-            while (body.more()) {
-                zmq::message_t rest;
-                if (!sub.recv(rest))
-                    break;
-                body = std::move(rest);
-            }
-            if (extra) {
-                m_state.onUndecodable();
-                continue;
-            }
-        } catch (const zmq::error_t&) {
-            continue;  // EINTR
-        }
-        const auto now = WallClock::now();
-        const std::string t = topic.to_string();
-        const int size = static_cast<int>(body.size());
-        if (t == "pushcap.status") {
-            v1::Snapshot s;
-            if (s.ParseFromArray(body.data(), size))
-                m_state.onSnapshot(s, now);
-            else
-                m_state.onUndecodable();
-        } else if (t.rfind("pushcap.event.", 0) == 0) {
-            v1::Event e;
-            if (e.ParseFromArray(body.data(), size))
-                m_state.onEvent(t.substr(sizeof "pushcap.event." - 1), e, now);
-            else
-                m_state.onUndecodable();
-        } else {
-            m_state.onUndecodable();
-        }
+        // In sequence order, with what a late start or a gap left out fetched from the replay.
+        for (const StreamMessage& m : m_stream->receive(std::chrono::milliseconds(250)))
+            deliver(m);
+    }
+}
+
+void StatusSubscriber::deliver(const StreamMessage& m) {
+    const auto now = WallClock::now();
+    if (m.sequence == 0) {
+        m_state.onUndecodable();
+    } else if (m.topic == "pushcap.status") {
+        v1::Snapshot s;
+        s.ParseFromString(m.body);
+        m_state.onSnapshot(s, now);
+    } else {
+        v1::Event e;
+        e.ParseFromString(m.body);
+        m_state.onEvent(m.topic.substr(sizeof "pushcap.event." - 1), e, now);
     }
 }
 

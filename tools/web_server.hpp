@@ -1,4 +1,4 @@
-// pushcap-web's two halves: StatusSubscriber (one thread, the only user of its ZeroMQ socket)
+// pushcap-web's two halves: StatusSubscriber (one thread, the only user of its StatusStream)
 // feeds a WebState; WebServer (cpp-httplib, a thread pool) serves it over HTTP:
 //   /             the dashboard (embedded static files, tools/web/)
 //   /metrics      Prometheus text format (web_metrics.hpp)
@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "tools/status_stream.hpp"
 #include "tools/web_state.hpp"
 
 namespace httplib {
@@ -35,8 +36,8 @@ class StatusSubscriber {
 
   private:
     void run();
-    struct Socket;
-    std::unique_ptr<Socket> m_socket;
+    void deliver(const StreamMessage& message);
+    std::unique_ptr<StatusStream> m_stream;
     WebState& m_state;
     std::atomic<bool> m_stop{false};
     std::thread m_thread;

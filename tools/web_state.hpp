@@ -33,7 +33,7 @@ struct WebStateView {
     WallClock::time_point receivedAt{};   // of the last message of any kind
     bool stale = true;                    // nothing received for staleAfter()
     std::uint64_t messages = 0;           // received and decoded
-    std::uint64_t missed = 0;             // sequence numbers skipped (PUB drops, late join)
+    std::uint64_t missed = 0;             // sequence numbers the replay could not give back
     std::uint64_t undecodable = 0;        // bad topic or protobuf
     std::uint64_t publisherRestarts = 0;  // the sequence went back: a new pushcapd
 };

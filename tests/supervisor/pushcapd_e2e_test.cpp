@@ -8,9 +8,11 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <zmq.hpp>
 
 #include "../workers/worker_test_support.hpp"
 #include "router/ring_janitor.hpp"
+#include "status.pb.h"
 
 using namespace pushcap::workers::test;
 using namespace std::chrono_literals;
@@ -398,22 +400,51 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("--status-linger: a subscriber still connecting gets the final status of a short push",
+// A configuration with one File target writing to DIR/s/.
+static std::string shortConfig(const std::string& dir, const std::string& extra = "") {
+    std::ofstream(dir + "/short.lua")
+        << "local Config = {}\nConfig.Target = {}\n"
+        << extra << "table.insert(Config.Target, { Desc = 'short', Mode = 'File', Path = '" << dir
+        << "/s/x' })\nreturn Config\n";
+    return dir + "/short.lua";
+}
+
+TEST_CASE(
+    "a Python subscriber started before a short offline push gets every message from sequence 1, "
+    "live or by replay, and every completed file",
+    "[e2e][multiproc][supervisor][status]") {
+    TempDir dir;
+    // Short: over before a subscriber's first reconnect would have joined a plain PUB socket.
+    const std::string input = makeInput(dir.path, "--count 2000 --duration 130 --seed 12");
+    const std::string ready = dir.path + "/subscriber.ready";
+    const std::string endpoint = "ipc://" + dir.path + "/status.sock";
+    Child sub({"/usr/bin/python3", sourceDir() + "/tests/supervisor/status_replay_subscriber.py",
+               endpoint, testBinDir() + "/python", ready, dir.path + "/all", dir.path + "/tcp"},
+              dir.path + "/subscriber.log");
+    REQUIRE(waitFor([&] { return ::access(ready.c_str(), F_OK) == 0 || !sub.running(); }, 30s));
+    REQUIRE(sub.running());
+    // No --status-linger: the default bound, and pushcapd waits for this subscriber only.
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}),
+            dir.path + "/pushcapd.log");
+    REQUIRE(d.exitCode(120s) == 0);
+    const auto code = sub.exitCode(60s);
+    INFO(readFile(dir.path + "/pushcapd.log"));
+    INFO(readFile(dir.path + "/subscriber.log"));
+    CHECK(code == 0);
+    CHECK(readFile(dir.path + "/pushcapd.log").find("not caught up") == std::string::npos);
+}
+
+TEST_CASE("pushcap-status --json started before a short push prints every message from 1",
           "[e2e][multiproc][supervisor][status]") {
     TempDir dir;
     const std::string input = makeInput(dir.path, "--count 2000 --duration 10 --seed 5");
-    std::ofstream(dir.path + "/short.lua")
-        << "local Config = {}\nConfig.Target = {}\n"
-        << "table.insert(Config.Target, { Desc = 'short', Mode = 'File', Path = '" << dir.path
-        << "/s/x' })\nreturn Config\n";
     // Subscribing before pushcapd binds: ZeroMQ connects on its next retry, after a push this
-    // short has long finished.
+    // short has long finished; what it missed comes from the replay.
     const std::string json = dir.path + "/status.json";
     Child watcher({binDir() + "/pushcap-status", "--endpoint", "ipc://" + dir.path + "/status.sock",
                    "--json", "--timeout", "30"},
                   json);
-    Child d(pushcapd(dir.path + "/short.lua", dir.path,
-                     {"--offline", input, "--status-linger", "1500"}),
+    Child d(pushcapd(shortConfig(dir.path), dir.path, {"--offline", input}),
             dir.path + "/pushcapd.log");
     const auto code = d.exitCode(60s);
     INFO(readFile(dir.path + "/pushcapd.log"));
@@ -423,11 +454,67 @@ TEST_CASE("--status-linger: a subscriber still connecting gets the final status 
             const std::string text = readFile(json);
             return text.find("\"desc\":\"short\"") != std::string::npos &&
                    text.find("\"state\":\"STOPPED\"") != std::string::npos &&
+                   text.find("\"final\":true") != std::string::npos &&
                    text.find("\"packets_written\":\"2000\"") != std::string::npos;
         },
         10s);
-    INFO(readFile(json));
+    const std::string text = readFile(json);
+    INFO(text);
     CHECK(finalStatusSeen);
+    // Every line in sequence order from 1, none twice.
+    std::regex sequence(R"re("sequence":"(\d+)")re");
+    std::uint64_t expected = 1;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), sequence);
+         it != std::sregex_iterator(); ++it) {
+        CHECK(std::stoull((*it)[1]) == expected);
+        ++expected;
+    }
+    CHECK(expected > 3);
+}
+
+TEST_CASE("a subscriber connecting mid-run gets a snapshot at once, not at the next interval",
+          "[e2e][multiproc][supervisor][status][root]") {
+    if (::geteuid() != 0) {
+        WARN("skipped: live capture on lo needs root");
+        return;
+    }
+    TempDir dir;
+    Child d(
+        pushcapd(shortConfig(dir.path, "Config.StatusInterval = 600\n"), dir.path, {"-i", "lo"}),
+        dir.path + "/pushcapd.log");
+    const std::string endpoint = "ipc://" + dir.path + "/status.sock";
+    // Mid-run: the capture and the target are ready, so the first snapshot (at start) is long
+    // published and the next is 600 s away. (Ready, too, so that the SIGTERM below does not
+    // land before the capture handles it.)
+    const std::string log = dir.path + "/pushcapd.log";
+    REQUIRE(waitFor(
+        [&] {
+            const std::string text = readFile(log);
+            return text.find("capture: ready") != std::string::npos &&
+                   text.find("short: ready") != std::string::npos;
+        },
+        30s));
+    zmq::context_t ctx;
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::subscribe, "pushcap.status");
+    sub.set(zmq::sockopt::rcvtimeo, 10000);
+    const auto joined = std::chrono::steady_clock::now();
+    sub.connect(endpoint);
+    zmq::message_t topic, body;
+    REQUIRE(sub.recv(topic).has_value());
+    const auto waited = std::chrono::steady_clock::now() - joined;
+    REQUIRE(sub.recv(body).has_value());
+    pushcap::v1::Snapshot s;
+    REQUIRE(s.ParseFromArray(body.data(), static_cast<int>(body.size())));
+    CHECK(topic.to_string() == "pushcap.status");
+    CHECK(s.sequence() > 1);
+    CHECK(!s.final());
+    CHECK(s.replay_endpoint() == endpoint + ".replay");
+    CHECK(waited < 5s);
+    d.kill(SIGTERM);
+    const auto code = d.exitCode(60s);
+    INFO(readFile(log));
+    CHECK(code == 0);
 }
 
 TEST_CASE("pushcap-status shows the live table, JSON lines, and says when nothing publishes",
