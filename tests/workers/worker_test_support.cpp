@@ -40,10 +40,10 @@ std::string uniqueName(const std::string& what) {
     return what + std::to_string(::getpid()) + "x" + std::to_string(++counter);
 }
 
-TempDir::TempDir() {
-    char tmpl[] = "/tmp/pushcap-wt-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr)
-        throw std::runtime_error("mkdtemp failed");
+TempDir::TempDir(const std::string& base) {
+    std::string tmpl = base + "/pushcap-wt-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr)
+        throw std::runtime_error("mkdtemp in " + base + " failed");
     path = tmpl;
 }
 

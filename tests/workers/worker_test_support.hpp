@@ -19,7 +19,8 @@ double testScale();                               // PUSHCAP_TEST_SCALE
 std::string uniqueName(const std::string& what);  // unique per process and call
 
 struct TempDir {
-    TempDir();
+    // Under `base` (default /tmp; /dev/shm for output that must never wait for a disk).
+    explicit TempDir(const std::string& base = "/tmp");
     ~TempDir();
     std::string path;
 };
