@@ -109,10 +109,22 @@ std::string usableStrace() {
     return "";
 }
 
+enum class Place { InPlace, CompletedPath, OtherFilesystem };
+
+// Paths are made per run: GENERATE keeps the values of the first run, whose directory is gone.
 struct Setup {
     std::string name;
-    std::string completedDir;  // empty: complete in place
+    Place place;
     bool fsync = true;
+};
+
+// A CompletedPath on another filesystem (tmpfs), removed with the run.
+struct ShmDir {
+    ShmDir() : path("/dev/shm/" + uniqueName("pushcap-fsync")) {}
+    ~ShmDir() { runShell("rm -rf " + quote(path)); }
+    ShmDir(const ShmDir&) = delete;
+    ShmDir& operator=(const ShmDir&) = delete;
+    std::string path;
 };
 
 std::vector<std::string> tracedWorker(const std::string& strace, const std::string& trace,
@@ -124,12 +136,9 @@ std::vector<std::string> tracedWorker(const std::string& strace, const std::stri
     return argv;
 }
 
-// A directory on another filesystem than `dir`, for the CompletedPath copy; "" if none.
-std::string otherFilesystem(const std::string& dir) {
+bool shmIsAnotherFilesystem(const std::string& dir) {
     struct stat a, b;
-    if (::stat(dir.c_str(), &a) != 0 || ::stat("/dev/shm", &b) != 0 || a.st_dev == b.st_dev)
-        return "";
-    return "/dev/shm/" + uniqueName("pushcap-fsync");
+    return ::stat(dir.c_str(), &a) == 0 && ::stat("/dev/shm", &b) == 0 && a.st_dev != b.st_dev;
 }
 
 }  // namespace
@@ -145,16 +154,19 @@ TEST_CASE("a complete file is fsynced before its final name, its directories aft
     }
     TempDir tmpDir;
     const std::string tmp = std::filesystem::canonical(tmpDir.path).string();
-    const std::string other = otherFilesystem(tmp);
-    std::vector<Setup> setups = {{"in-place", "", true},
-                                 {"completed-path", tmp + "/done", true},
-                                 {"no-fsync", tmp + "/done", false}};
-    if (!other.empty())
-        setups.push_back({"completed-path-copy", other, true});
+    std::vector<Setup> setups = {{"in-place", Place::InPlace, true},
+                                 {"completed-path", Place::CompletedPath, true},
+                                 {"no-fsync", Place::CompletedPath, false}};
+    if (shmIsAnotherFilesystem(tmp))
+        setups.push_back({"completed-path-copy", Place::OtherFilesystem, true});
     else
         WARN("/dev/shm is on the same filesystem: the cross-filesystem copy is not checked");
     const Setup setup = GENERATE_COPY(from_range(setups));
     INFO(setup.name);
+    const ShmDir shm;
+    const std::string completedDir = setup.place == Place::InPlace         ? ""
+                                     : setup.place == Place::CompletedPath ? tmp + "/done"
+                                                                           : shm.path;
 
     const std::string in = makeInput(tmp, "--count 4000 --duration 4 --seed 21");
     RingConfig rc;
@@ -165,8 +177,8 @@ TEST_CASE("a complete file is fsynced before its final name, its directories aft
     ring.addConsumer("t");
     const std::string out = tmp + "/out";
     std::vector<std::string> extra = {"--split-byte", "150000"};
-    if (!setup.completedDir.empty())
-        extra.insert(extra.end(), {"--completed-path", setup.completedDir});
+    if (!completedDir.empty())
+        extra.insert(extra.end(), {"--completed-path", completedDir});
     if (!setup.fsync)
         extra.push_back("--no-fsync");
     const std::string trace = tmp + "/trace";
@@ -179,10 +191,8 @@ TEST_CASE("a complete file is fsynced before its final name, its directories aft
     REQUIRE(w.exitCode(60s) == 0);
     ring.remove();
 
-    const std::string finalDir = setup.completedDir.empty() ? out : setup.completedDir;
+    const std::string finalDir = completedDir.empty() ? out : completedDir;
     const std::vector<std::string> files = listFiles(finalDir);
-    if (!other.empty())
-        runShell("rm -rf " + quote(other));
     REQUIRE(files.size() >= 3);
     const std::vector<Call> calls = readTrace(trace);
     if (!setup.fsync) {
