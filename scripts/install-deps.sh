@@ -8,7 +8,7 @@ PACKAGES=(
     g++ cmake ninja-build pkg-config make
     libboost-dev libpcap-dev libzmq3-dev cppzmq-dev
     protobuf-compiler libprotobuf-dev libspdlog-dev catch2 liblua5.4-dev
-    tcpdump tshark iproute2 python3-zmq python3-protobuf
+    tcpdump tshark iproute2 python3-zmq python3-protobuf strace
     clang libclang-rt-14-dev systemd libgnutls28-dev gnutls-bin
 )
 # RCLONE targets and their tests: rclone, and npm for s3rver (tests/rclone/install_s3rver.sh).

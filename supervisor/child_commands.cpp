@@ -20,6 +20,12 @@ void addLogAndSources(std::vector<std::string>& a, const std::string& logDir,
     }
 }
 
+// The worker syncs by default: only turning it off needs saying.
+void addFsync(std::vector<std::string>& a, const TargetConfig& t) {
+    if (!t.fsync && t.mode != TargetMode::Remote)
+        a.push_back("--no-fsync");
+}
+
 // NAME=ADDR[:no-store][:tls], as pushcap-capture --client takes it.
 std::string clientArgument(const CollectorClient& c) {
     return c.name + "=" + c.address + (c.store ? "" : ":no-store") + (c.tls ? ":tls" : "");
@@ -62,6 +68,7 @@ std::vector<std::string> clientOutputArguments(const TargetConfig& t, const std:
         a.insert(a.end(), {"--completed-path", t.completedPath});
     if (!t.fileMode.empty())
         a.insert(a.end(), {"--file-mode", t.fileMode});
+    addFsync(a, t);
     a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
     return a;
 }
@@ -89,6 +96,7 @@ std::vector<std::string> workerArguments(const TargetConfig& t, const std::strin
     if (!t.rotateLocaltime.empty())
         a.insert(a.end(), {"--rotate-localtime", t.rotateLocaltime});
     a.insert(a.end(), {"--idle-grace-ms", std::to_string(t.idleGraceMs)});
+    addFsync(a, t);
     if (t.mode == TargetMode::Remote) {
         a.insert(a.end(), {"--mode", "remote", "--remote-format", t.remoteFormat});
         if (t.remoteQueue != 0)

@@ -18,6 +18,8 @@ TargetConfig clientOutputTarget(const CollectorOutput& output, const CollectorCl
     t.rotateLocaltime = output.rotateLocaltime;
     t.idleGraceMs = output.idleGraceMs;
     t.fileMode = output.fileMode;
+    // osmo-pcap-server has no such setting: its outputs get the safe default.
+    t.fsync = true;
     t.delivery = output.delivery;
     t.sources = {client.name};
     t.collectorClient = client.name;

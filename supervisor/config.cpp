@@ -34,7 +34,7 @@ const std::vector<std::string> TARGET_KEYS = {
     "Post",           "RcloneConfig", "RclonePath",    "SpoolDir",     "SpoolMax",
     "Uploads",        "KeepLocal",    "UploadRetries", "RemoteFormat", "RemoteQueue",
     "RemoteTLS",      "RemoteVerify", "RemoteCA",      "RemoteCert",   "RemoteKey",
-    "RemoteHostname", "Delivery"};
+    "RemoteHostname", "Delivery",     "Fsync"};
 const std::vector<std::string> REMOTE_TARGET_KEYS = {"RemoteFormat", "RemoteQueue",   "RemoteTLS",
                                                      "RemoteVerify", "RemoteCA",      "RemoteCert",
                                                      "RemoteKey",    "RemoteHostname"};
@@ -239,6 +239,9 @@ TargetConfig readTarget(lua_State* L, LuaReader& r, int index) {
             r.string(-1, where, key, t.remoteKey);
         } else if (key == "RemoteHostname") {
             r.string(-1, where, key, t.remoteHostname);
+        } else if (key == "Fsync") {
+            if (r.boolean(-1, where, key))
+                t.fsync = lua_toboolean(L, -1) != 0;
         } else if (key == "Delivery") {
             if (r.string(-1, where, key, s)) {
                 if (const std::string why = parseDeliveryChoice(s, t.delivery); !why.empty())
@@ -264,6 +267,10 @@ TargetConfig readTarget(lua_State* L, LuaReader& r, int index) {
             r.error(where, "RemoteCA: needed to verify the collector (or RemoteVerify = false)");
         if (!t.completedPath.empty())
             r.error(where, "CompletedPath: has no meaning with Mode \"Remote\"");
+        lua_getfield(L, table, "Fsync");
+        if (!lua_isnil(L, -1))
+            r.error(where, "Fsync: has no meaning with Mode \"Remote\" (it writes no files)");
+        lua_pop(L, 1);
     } else {
         for (const std::string& key : REMOTE_TARGET_KEYS) {
             lua_getfield(L, table, key.c_str());
@@ -410,7 +417,8 @@ std::string TargetConfig::fingerprint() const {
         << remoteHostname << '\n'
         << collectorClient << '\n'
         << fileMode << '\n'
-        << deliveryKey(delivery) << '\n';
+        << deliveryKey(delivery) << '\n'
+        << fsync << '\n';
     for (const std::string& s : sources)
         out << s << ',';
     return out.str();

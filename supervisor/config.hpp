@@ -30,6 +30,8 @@ struct TargetConfig {
     std::string rotateLocaltime;
     std::uint64_t idleGraceMs = 5000;
     std::vector<std::string> sources;  // empty: every source
+    // fsync complete files and their directories, so a final name survives a power cut (Fsync).
+    bool fsync = true;
 
     // Mode RCLONE: Path is "remote:bucket/dir/prefix"; files are spooled in spoolDir, then
     // uploaded with rclone (pushcap-worker --mode rclone).

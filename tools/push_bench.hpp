@@ -1,6 +1,8 @@
 // `pushcap-bench push`: an offline push of a ~1 GiB IMIX capture through pushcapd with 4 targets,
 // beside what users do today (4 parallel `tcpdump -r IN -w OUT FILTER`) and the copy floor
-// (`cat IN > OUT`), in the same run, several rounds, medians. Prints a table, then one JSON line.
+// (`cat IN > OUT`), in the same run, several rounds, medians; pushcapd runs twice a round, with
+// its default Fsync and with Fsync = false, so the cost of syncing shows as a ratio. Prints a
+// table, then one JSON line.
 #pragma once
 
 #include <cstdint>

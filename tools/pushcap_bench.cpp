@@ -48,10 +48,12 @@ void usage(FILE* out) {
         "usage: pushcap-bench push [--input FILE] [--bytes N] [--dir DIR] [--rounds N]\n"
         "\n"
         "  push     pushcapd --offline with 4 targets (tcp; udp; net 192.168.1.0/24 and tcp;\n"
-        "           port 443; --split-time 60e9) beside 4 parallel tcpdump -r IN -w OUT FILTER\n"
-        "           and cat IN > OUT, same input (generated, ~1 GiB IMIX, unless --input),\n"
-        "           output on tmpfs (--dir, default /dev/shm/pushcap-bench-push), medians of\n"
-        "           --rounds (default 3). Prints a table, then one JSON object.\n");
+        "           port 443; --split-time 60e9), once as configured by default and once with\n"
+        "           Fsync = false, beside 4 parallel tcpdump -r IN -w OUT FILTER and\n"
+        "           cat IN > OUT, same input (generated, ~1 GiB IMIX, unless --input), output\n"
+        "           on tmpfs (--dir, default /dev/shm/pushcap-bench-push; fsync costs nothing\n"
+        "           there: give a disk directory to see its cost), medians of --rounds\n"
+        "           (default 3). Prints a table, then one JSON object.\n");
 }
 
 std::uint64_t parseSize(const char* flag, const char* text) {

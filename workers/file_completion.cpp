@@ -45,12 +45,18 @@ std::string baseOf(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-void fsyncDir(const std::string& dir) {
+// A rename is only on disk once its directory is: without this a power cut can bring back the
+// `.pending` name (or neither) after a reader already saw the final one. 0 or an errno.
+int fsyncDir(const std::string& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
+    if (fd < 0)
+        return errno;
+    int rc = ::fsync(fd) == 0 ? 0 : errno;
+    // Filesystems that cannot sync a directory say so with EINVAL: nothing more can be done.
+    if (rc == EINVAL)
+        rc = 0;
+    ::close(fd);
+    return rc;
 }
 
 // Moves `from` into place under `stem`[_N]`suffix`, trying counters on a clash.
@@ -69,7 +75,8 @@ int placeUnique(const std::string& from, const std::string& stem, const std::str
     return EEXIST;
 }
 
-int copyFile(const std::string& from, const std::string& to, std::byte* scratch, std::size_t n) {
+int copyFile(const std::string& from, const std::string& to, bool durable, std::byte* scratch,
+             std::size_t n) {
     const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return errno;
@@ -113,7 +120,7 @@ int copyFile(const std::string& from, const std::string& to, std::byte* scratch,
         if (rc != 0)
             break;
     }
-    if (rc == 0 && ::fsync(out) != 0)
+    if (rc == 0 && durable && ::fsync(out) != 0)
         rc = errno;
     ::close(in);
     if (::close(out) != 0 && rc == 0)
@@ -146,8 +153,9 @@ int makeDirectories(const std::string& dir) {
 }
 
 int completePending(const std::string& pending, const std::string& finalName,
-                    const std::string& suffix, const std::string& completedDir, std::byte* scratch,
-                    std::size_t scratchBytes, std::string& location) {
+                    const std::string& suffix, const std::string& completedDir, bool durable,
+                    std::byte* scratch, std::size_t scratchBytes, std::string& location) {
+    location.clear();
     if (!exists(pending))
         return ENOENT;
     std::string stem = finalName;
@@ -157,24 +165,37 @@ int completePending(const std::string& pending, const std::string& finalName,
         stem = finalName.substr(0, finalName.size() - suffix.size());
         sfx = suffix;
     }
-    if (completedDir.empty())
-        return placeUnique(pending, stem, sfx, location);
-
-    if (const int rc = makeDirectories(completedDir); rc != 0)
-        return rc;
-    const std::string destStem = completedDir + "/" + baseOf(stem);
+    std::string destStem = stem;
+    if (!completedDir.empty()) {
+        if (const int rc = makeDirectories(completedDir); rc != 0)
+            return rc;
+        destStem = completedDir + "/" + baseOf(stem);
+    }
     int rc = placeUnique(pending, destStem, sfx, location);
-    if (rc != EXDEV)
+    if (rc == 0)
+        return finishPlacing(pending, location, durable);
+    if (rc != EXDEV || completedDir.empty())
         return rc;
-    // Another filesystem: the copy is complete and synced before it gets a final name.
+    // Another filesystem: the copy is complete (and synced) before it gets a final name.
     const std::string temp = completedDir + "/" + baseOf(finalName) + ".pending";
-    if ((rc = copyFile(pending, temp, scratch, scratchBytes)) != 0)
+    if ((rc = copyFile(pending, temp, durable, scratch, scratchBytes)) != 0)
         return rc;
     if ((rc = placeUnique(temp, destStem, sfx, location)) != 0)
         return rc;
-    fsyncDir(completedDir);
-    ::unlink(pending.c_str());
-    return 0;
+    return finishPlacing(pending, location, durable);
+}
+
+int finishPlacing(const std::string& pending, const std::string& location, bool durable) {
+    if (durable) {
+        if (const int rc = fsyncDir(dirOf(location)); rc != 0)
+            return rc;
+    }
+    // Still there after a cross-filesystem copy: it goes only once the copy's name is durable.
+    if (exists(pending))
+        ::unlink(pending.c_str());
+    if (!durable || dirOf(pending) == dirOf(location))
+        return 0;
+    return fsyncDir(dirOf(pending));
 }
 
 namespace {

@@ -75,12 +75,27 @@ bool FileSink::writeAt(const std::byte* data, std::size_t n) {
     return true;
 }
 
+// Both before the file takes a name a reader may see: after a power cut that name must not come
+// back short, empty, or with the private mode.
+int FileSink::settle(int fd) const {
+    if (::fchmod(fd, m_config.fileMode) != 0)
+        return errno;
+    return m_config.fsync && ::fsync(fd) != 0 ? errno : 0;
+}
+
+int FileSink::settle(const std::string& path) const {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    const int rc = settle(fd);
+    ::close(fd);
+    return rc;
+}
+
 int FileSink::place(const std::string& pending, const std::string& finalName,
                     const std::string& suffix, std::string& location) {
-    if (::chmod(pending.c_str(), m_config.fileMode) != 0)
-        return errno;
-    return completePending(pending, finalName, suffix, m_config.completedDir, m_buffer.get(),
-                           m_config.bufferBytes, location);
+    return completePending(pending, finalName, suffix, m_config.completedDir, m_config.fsync,
+                           m_buffer.get(), m_config.bufferBytes, location);
 }
 
 ResumeOutcome FileSink::resume(const OpenFileRef& ref) {
@@ -168,7 +183,9 @@ std::vector<CompletedFile> FileSink::recoverLeftovers(const std::string& keep) {
         const std::string finalName = path.substr(0, path.size() - PENDING.size());
         const std::string& suffix =
             endsWith(n, pcapngTail) && !endsWith(n, tail) ? m_config.pcapngSuffix : m_config.suffix;
-        const int rc = place(path, finalName, suffix, c.location);
+        int rc = settle(path);
+        if (rc == 0)
+            rc = place(path, finalName, suffix, c.location);
         if (rc != 0) {
             throw std::runtime_error("cannot complete leftover " + path + ": " + std::strerror(rc));
         }
@@ -254,13 +271,33 @@ IoStatus FileSink::rollBack(std::uint64_t bytes) {
 }
 
 IoStatus FileSink::complete(CompletedFile& done) {
+    const std::string pending = m_name + PENDING;
+    if (!m_placedAt.empty())
+        return placed(done, finishPlacing(pending, m_placedAt, m_config.fsync), m_placedAt);
     if (flush() != IoStatus::Ok)
         return IoStatus::Retry;
     done.bytes = m_written;
-    closeFd();
-    const int rc = place(m_name + PENDING, m_name, m_suffix, done.location);
-    if (rc == 0)
+    // No fd: an earlier failed completion could not reopen the file (it may be gone).
+    int rc = m_fd >= 0 ? settle(m_fd) : settle(pending);
+    std::string location;
+    if (rc == 0) {
+        closeFd();
+        rc = place(pending, m_name, m_suffix, location);
+    }
+    return placed(done, rc, location);
+}
+
+IoStatus FileSink::placed(CompletedFile& done, int rc, const std::string& location) {
+    if (rc == 0) {
+        m_placedAt.clear();
+        done.location = location;
         return IoStatus::Ok;
+    }
+    if (!location.empty()) {
+        // Announcing it now would promise what a power cut could still take back.
+        m_placedAt = location;
+        return fail("cannot sync the directory of " + location, rc);
+    }
     if (rc == ENOENT) {
         // Someone removed the pending file (or its directory): nothing left to complete.
         m_lastError = m_name + PENDING + " vanished before completion";
@@ -268,6 +305,7 @@ IoStatus FileSink::complete(CompletedFile& done) {
         return IoStatus::Ok;
     }
     // Reopen so a retry (or a restart) finds the file as it was.
+    closeFd();
     m_fd = ::open((m_name + PENDING).c_str(), O_WRONLY | O_CLOEXEC);
     return fail("cannot complete " + m_name, rc);
 }

@@ -17,6 +17,9 @@ struct FileSinkConfig {
     std::string pcapngSuffix;  // files opened as pcapng; empty: this target writes none
     std::string completedDir;  // empty: complete in place
     unsigned fileMode = 0644;  // of complete files (pending files stay private to the worker)
+    // fsync each complete file before its rename and its directory after (Fsync = false: NFS
+    // users who prefer speed to surviving a power cut).
+    bool fsync = true;
     std::size_t bufferBytes = 4 << 20;
 };
 
@@ -51,10 +54,16 @@ class FileSink final : public Sink {
     int m_fd = -1;
     std::string m_name;    // final name (without ".pending")
     std::string m_suffix;  // of m_name
-    // Gives a complete file its mode and final place; 0 or an errno.
+    // Gives a complete file its mode and, with fsync, puts it on disk; 0 or an errno.
+    int settle(int fd) const;
+    int settle(const std::string& path) const;
+    // Moves a settled file to its final place; 0 or an errno.
     int place(const std::string& pending, const std::string& finalName, const std::string& suffix,
               std::string& location);
+    IoStatus placed(CompletedFile& done, int rc, const std::string& location);
     std::string m_lastError;
+    // Set while a file has its final name but a directory sync failed: complete() retries that.
+    std::string m_placedAt;
 };
 
 }  // namespace pushcap::workers

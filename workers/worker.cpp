@@ -58,6 +58,7 @@ Worker::Worker(WorkerConfig config)
         sc.pcapngSuffix = m_pcapngSuffix;
         sc.completedDir = m_config.completedPath;
         sc.fileMode = m_config.fileMode;
+        sc.fsync = m_config.fsync;
         m_sink = std::make_unique<FileSink>(sc);
     }
     if (m_config.rclone() && m_config.eventsFd >= 0) {

@@ -44,12 +44,16 @@ std::string workerUsage() {
            "  [--filter BPF] [--suffix .pcap] [--completed-path DIR] [--idle-grace-ms N]\n"
            "  [--log-dir DIR [--quiet]] [--ready-fd FD] [--events-fd FD] [--sources ID,ID] "
            "[--check]\n"
-           "  [--format pcap|pcapng|auto] [--file-per-connection] [--file-mode OCTAL]\n"
+           "  [--format pcap|pcapng|auto] [--file-per-connection] [--file-mode OCTAL] "
+           "[--no-fsync]\n"
            "  --format: nanosecond PCAP (default), pcapng, or auto: pcapng for collector clients\n"
            "   that stream pcapng (suffix .pcap becomes .pcapng), PCAP otherwise\n"
            "  --file-per-connection: complete the file when the source's connection ends or is\n"
            "   replaced (collector clients, as osmo-pcap-server does)\n"
            "  --file-mode: mode of complete files (default 0644; .pending files are 0600)\n"
+           "  --no-fsync: do not fsync a complete file before its rename nor its directory "
+           "after;\n"
+           "   faster on NFS, but a power cut may then leave a final name short or empty\n"
            "  SIGUSR1: complete the open file now; the next packet starts a new one\n"
            "  --quiet: only warnings and errors on stderr; everything goes to the --log-dir file\n"
            "  --mode rclone: PATH is \"remote:bucket/dir/prefix\"; files are written to a spool\n"
@@ -141,7 +145,9 @@ WorkerConfig parseWorkerArgs(const std::vector<std::string>& args) {
                 throw ConfigError("--file-mode: expected an octal mode such as 0440, got \"" + m +
                                   "\"");
             c.fileMode = static_cast<unsigned>(mode);
-        } else if (a == "--idle-grace-ms")
+        } else if (a == "--no-fsync")
+            c.fsync = false;
+        else if (a == "--idle-grace-ms")
             c.idleGraceNs = parseCount(a, value()) * 1'000'000ULL;
         else if (a == "--log-dir")
             c.logDir = value();

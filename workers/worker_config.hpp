@@ -32,6 +32,7 @@ struct WorkerConfig {
     // Complete the file when the source's connection ends or is replaced (collector clients).
     bool filePerConnection = false;
     unsigned fileMode = 0644;  // of complete files
+    bool fsync = true;         // --no-fsync: complete files are not synced (NFS speed)
     std::string logDir;
     bool quietConsole = false;  // stderr gets warnings and errors only (the log file has all)
     int readyFd = -1;

@@ -139,6 +139,9 @@ TEST_CASE("Config.Collector: defaults, and a collector alone is a capture source
     const std::vector<std::string> worker = workerArguments(all[0], "/r", "", {1});
     CHECK(std::find(worker.begin(), worker.end(), "--file-mode") == worker.end());
     CHECK(std::find(worker.begin(), worker.end(), "--max-file-size") == worker.end());
+    // osmo-pcap-server has no Fsync setting: its outputs keep the safe default.
+    CHECK(all[0].fsync);
+    CHECK(std::find(worker.begin(), worker.end(), "--no-fsync") == worker.end());
 }
 
 TEST_CASE("Config.Collector: every bad value is named with its key", "[unit][config][collector]") {

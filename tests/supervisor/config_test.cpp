@@ -1,10 +1,12 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "supervisor/child_commands.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/config_error.hpp"
 
@@ -214,4 +216,33 @@ table.insert(Config.Target, {Desc = "c", Path = "/tmp/d/c")"));
                Catch::Contains(R"(Target[1] "x": Delivery: )"));
     CHECK_THAT(errorOf(target(R"(Desc = "x", Path = "/tmp/p", Delivry = "lossless")")),
                Catch::Contains(R"(unknown key "Delivry" (did you mean "Delivery"?))"));
+}
+
+TEST_CASE("Fsync: on unless turned off, passed to the worker, a restart on reload when it changes",
+          "[unit][config]") {
+    TempConfig file(target(R"(Desc = "a", Path = "/tmp/d/a"})
+table.insert(Config.Target, {Desc = "b", Path = "/tmp/d/b", Fsync = false})
+table.insert(Config.Target, {Desc = "c", Path = "/tmp/d/c", Fsync = true)"));
+    const PushConfig cfg = loadConfig(file.path.string());
+    REQUIRE(cfg.targets.size() == 3);
+    CHECK(cfg.targets[0].fsync);
+    CHECK_FALSE(cfg.targets[1].fsync);
+    CHECK(cfg.targets[2].fsync);
+
+    auto args = [](const TargetConfig& t) { return workerArguments(t, "/r", "", {}); };
+    auto hasNoFsync = [](const std::vector<std::string>& a) {
+        return std::find(a.begin(), a.end(), "--no-fsync") != a.end();
+    };
+    CHECK_FALSE(hasNoFsync(args(cfg.targets[0])));
+    CHECK(hasNoFsync(args(cfg.targets[1])));
+
+    TargetConfig t = cfg.targets[0];
+    const std::string synced = t.fingerprint();
+    t.fsync = false;
+    CHECK(t.fingerprint() != synced);
+
+    CHECK_THAT(errorOf(target(R"(Desc = "x", Path = "/tmp/p", Fsync = "no")")),
+               Catch::Contains(R"(Target[1] "x": Fsync: )"));
+    CHECK_THAT(errorOf(target(R"(Desc = "x", Mode = "Remote", Path = "h:1", Fsync = false)")),
+               Catch::Contains(R"(Fsync: has no meaning with Mode "Remote")"));
 }
