@@ -103,8 +103,10 @@ int runCollectorBench(const CollectorBenchOptions& o) {
     fs::remove_all(o.dir);
     fs::create_directories(o.dir);
 
-    // pushcapd as an osmo-pcap-server collector, the floor beside it: the product's own path.
-    const OsmoRunResult osmo = runOsmoCollector({o.senders, o.seconds, o.dir + "/osmo"}, stream);
+    // pushcapd as an osmo-pcap-server collector, the floor beside it: the product's own path,
+    // with a slow paced client (the defaults) beside the floods.
+    const OsmoRunResult osmo = runOsmoCollector(
+        {.senders = o.senders, .seconds = o.seconds, .basePath = o.dir + "/osmo"}, stream);
     printOsmoRun(osmo, floorGbps);
 
     router::RingConfig rc;

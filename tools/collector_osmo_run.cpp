@@ -9,11 +9,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 
 #include "tools/bench_process.hpp"
 #include "tools/loopback_port.hpp"
@@ -30,12 +34,21 @@ constexpr double IDLE_SECONDS = 10;
 constexpr double STOP_SECONDS = 60;
 constexpr int POLL_US = 20'000;
 
-std::string clientName(int i) {
-    return "c" + std::to_string(i);
-}
+// A client in the configuration; its sender binds 127.0.0.(1 + index), as sendFor does.
+struct Client {
+    std::string name;
+    int index = 0;
+    std::string address() const { return "127.0.0." + std::to_string(1 + index); }
+};
 
-std::string clientAddress(int i) {
-    return "127.0.0." + std::to_string(1 + i);  // as sendFor binds
+// The floods c0.. first, then the slow client at the next address.
+std::vector<Client> clientsOf(const OsmoRunOptions& o) {
+    std::vector<Client> out;
+    for (int i = 0; i < o.senders; ++i)
+        out.push_back({"c" + std::to_string(i), i});
+    if (o.slowMbps > 0)
+        out.push_back({"slow", o.senders});
+    return out;
 }
 
 std::string makeTempDir() {
@@ -52,12 +65,12 @@ std::string readText(const std::string& path) {
 
 // As an osmo-pcap-server operator writes it: one file per connection (no rotation, no size
 // limit), so each client's run is one trace file.
-std::string osmoConfig(const std::string& basePath, int port, int clients) {
+std::string osmoConfig(const std::string& basePath, int port, const std::vector<Client>& clients) {
     std::string text = "! pushcap-bench collector\nserver\n base-path " + basePath +
                        "\n server ip 127.0.0.1\n server port " + std::to_string(port) +
                        "\n no rotate-localtime\n no max-file-size\n max-snaplen 9000\n";
-    for (int i = 0; i < clients; ++i)
-        text += " client " + clientName(i) + " " + clientAddress(i) + " store\n";
+    for (const Client& c : clients)
+        text += " client " + c.name + " " + c.address() + " store\n";
     return text;
 }
 
@@ -87,8 +100,8 @@ struct Child {
     }
 };
 
-// A connection from 127.0.0.(1 + index): an address that is no client's, so the probe is
-// refused by the collector and never becomes a client's connection (or trace file).
+// A connection from 127.0.0.(1 + index), an address that must be no client's: the probe is
+// then refused by the collector and never becomes a client's connection (or trace file).
 bool listening(int port, int index) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in self{};
@@ -107,16 +120,19 @@ bool listening(int port, int index) {
 
 // Until pushcapd says every client's output and the capture are ready and the port accepts:
 // packets sent before a worker attached would measure start-up, not storing.
-void waitReady(Child& d, const std::string& log, const std::string& err, int clients, int port) {
+void waitReady(Child& d, const std::string& log, const std::string& err,
+               const std::vector<Client>& clients, int port) {
+    // The address after the last client's (clients are numbered from index 0 up).
+    const int probeIndex = clients.empty() ? 0 : clients.back().index + 1;
     auto ready = [&] {
         const std::string text = readText(log);
         if (text.find(" capture: ready") == std::string::npos)
             return false;
-        for (int i = 0; i < clients; ++i) {
-            if (text.find(" " + clientName(i) + ": ready") == std::string::npos)
+        for (const Client& c : clients) {
+            if (text.find(" " + c.name + ": ready") == std::string::npos)
                 return false;
         }
-        return listening(port, clients);
+        return listening(port, probeIndex);
     };
     for (const auto start = BenchClock::now(); !ready(); ::usleep(POLL_US)) {
         if (d.hasExited()) {
@@ -138,9 +154,9 @@ struct BaseFiles {
     std::uint64_t bytes = 0;
 };
 
-BaseFiles listBase(const std::string& base, int clients) {
+BaseFiles listBase(const std::string& base, const std::vector<Client>& clients) {
     BaseFiles out;
-    out.traces.resize(std::size_t(clients));
+    out.traces.resize(clients.size());
     std::vector<fs::path> names;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(base, ec)) {
@@ -151,10 +167,10 @@ BaseFiles listBase(const std::string& base, int clients) {
     for (const fs::path& p : names) {
         const std::string name = p.filename().string();
         bool trace = false;
-        for (int i = 0; i < clients && !trace; ++i) {
-            trace = name.starts_with("trace-" + clientName(i) + "-") && name.ends_with(".pcap");
+        for (std::size_t i = 0; i < clients.size() && !trace; ++i) {
+            trace = name.starts_with("trace-" + clients[i].name + "-") && name.ends_with(".pcap");
             if (trace)
-                out.traces[std::size_t(i)].push_back(p.string());
+                out.traces[i].push_back(p.string());
         }
         if (!trace)
             (name.ends_with(".pending") ? out.pending : out.strays).push_back(p.string());
@@ -164,7 +180,7 @@ BaseFiles listBase(const std::string& base, int clients) {
 
 // The collector completes a connection's file when the connection ends: once every client has
 // a complete file and nothing is pending, all that was sent and read is stored.
-bool waitFilesComplete(Child& d, const std::string& base, int clients) {
+bool waitFilesComplete(Child& d, const std::string& base, const std::vector<Client>& clients) {
     std::uint64_t lastBytes = 0;
     for (auto idle = BenchClock::now(); secondsSince(idle) < IDLE_SECONDS; ::usleep(POLL_US)) {
         const BaseFiles f = listBase(base, clients);
@@ -231,8 +247,37 @@ double storedGbps(const OsmoRunResult& r, const Totals& t) {
     return r.sendSeconds > 0 ? double(t.storedBytes) * 8 / r.sendSeconds / 1e9 : 0;
 }
 
+// The value `fraction` of the way up the sorted `v` (nearest rank).
+double quantile(const std::vector<double>& v, double fraction) {
+    if (v.empty())
+        return 0;
+    const std::size_t rank = std::size_t(std::ceil(fraction * double(v.size())));
+    return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+OsmoSlowClient slowClient(OsmoConnection c, const OsmoRunOptions& o) {
+    OsmoSlowClient s;
+    std::vector<double> late = std::move(c.sent.lateness);
+    c.sent.lateness.clear();  // summarised below; the table has no use for every slice
+    std::sort(late.begin(), late.end());
+    s.connection = std::move(c);
+    s.offeredMbps = o.slowMbps;
+    s.sliceBytes = o.slowSliceBytes;
+    s.slices = late.size();
+    s.latenessP50 = quantile(late, 0.50);
+    s.latenessP99 = quantile(late, 0.99);
+    s.latenessMax = late.empty() ? 0 : late.back();
+    return s;
+}
+
 void printNotes(const OsmoRunResult& r) {
-    for (const OsmoConnection& c : r.connections) {
+    std::vector<const OsmoConnection*> all;
+    for (const OsmoConnection& c : r.connections)
+        all.push_back(&c);
+    for (const OsmoSlowClient& s : r.slow)
+        all.push_back(&s.connection);
+    for (const OsmoConnection* cp : all) {
+        const OsmoConnection& c = *cp;
         const StoredTrace& s = c.stored;
         if (!s.exact && s.problem.empty()) {
             std::printf("  %s: stored records equal the sent ones up to packet %llu, not after\n",
@@ -267,14 +312,20 @@ void printNotes(const OsmoRunResult& r) {
 
 }  // namespace
 
+double OsmoSlowClient::sentMbps() const {
+    const SendResult& s = connection.sent;
+    return s.seconds > 0 ? double(s.bytes) * 8 / s.seconds / 1e6 : 0;
+}
+
 OsmoRunResult runOsmoCollector(const OsmoRunOptions& o, const Stream& stream) {
     const std::string bin = selfDir();
     const std::string temp = makeTempDir();
     fs::remove_all(o.basePath);
     fs::create_directories(o.basePath);
     const auto [port, statusPort] = twoFreePorts();
+    const std::vector<Client> clients = clientsOf(o);
     const std::string config = temp + "/osmo-pcap-server.cfg";
-    std::ofstream(config) << osmoConfig(o.basePath, port, o.senders);
+    std::ofstream(config) << osmoConfig(o.basePath, port, clients);
     const std::string instance = "cbosmo" + std::to_string(::getpid());
     const std::string log = temp + "/pushcapd.log", err = temp + "/pushcapd.err";
     Child d;
@@ -282,29 +333,60 @@ OsmoRunResult runOsmoCollector(const OsmoRunOptions& o, const Stream& stream) {
         {bin + "/pushcapd", "--osmo-config", config, "--instance", instance, "--status",
          "tcp://127.0.0.1:" + std::to_string(statusPort), "--log-dir", temp + "/log"},
         log, -1, err);
-    waitReady(d, log, err, o.senders, port);
+    waitReady(d, log, err, clients, port);
 
     OsmoRunResult r;
     const auto start = BenchClock::now();
     std::vector<SendResult> sent;
+    SendResult slowSent;
+    std::exception_ptr slowFailure;
+    // Started first, so that it is already paced when the floods fill the collector's rings.
+    std::thread slow;
+    if (o.slowMbps > 0) {
+        slow = std::thread([&] {
+            try {
+                slowSent = sendFor(clients.back().index, std::uint16_t(port), stream, o.seconds,
+                                   {.bytesPerSecond = o.slowMbps * 1e6 / 8,
+                                    .sliceBytes = o.slowSliceBytes,
+                                    .sendBufferBytes = o.slowSendBufferBytes,
+                                    .recordLateness = true});
+            } catch (...) {
+                slowFailure = std::current_exception();
+            }
+        });
+    }
     try {
         sent = runSendersEach(o.senders, std::uint16_t(port), stream, o.seconds);  // closes them
+        // The floods' own time: the slow client ending a slice later does not dilute their rate.
+        r.sendSeconds = secondsSince(start);
     } catch (...) {
+        if (slow.joinable())
+            slow.join();
         stopPushcapd(d, instance, r.killed);  // not left running behind a failed bench
         throw;
     }
-    r.sendSeconds = secondsSince(start);
-    if (waitFilesComplete(d, o.basePath, o.senders))
+    if (slow.joinable())
+        slow.join();
+    if (slowFailure) {
+        stopPushcapd(d, instance, r.killed);
+        std::rethrow_exception(slowFailure);
+    }
+    if (waitFilesComplete(d, o.basePath, clients))
         r.completeSeconds = secondsSince(start);
     r.exitCode = stopPushcapd(d, instance, r.killed);
 
-    const BaseFiles files = listBase(o.basePath, o.senders);
+    const BaseFiles files = listBase(o.basePath, clients);
     r.pending = files.pending;
     r.strays = files.strays;
     for (int i = 0; i < o.senders; ++i) {
         const std::size_t k = std::size_t(i);
-        r.connections.push_back({clientName(i), clientAddress(i), sent[k],
+        r.connections.push_back({clients[k].name, clients[k].address(), sent[k],
                                  checkTrace(files.traces[k], stream, sent[k].packets)});
+    }
+    if (o.slowMbps > 0) {
+        OsmoConnection c{clients.back().name, clients.back().address(), slowSent,
+                         checkTrace(files.traces.back(), stream, slowSent.packets)};
+        r.slow.push_back(slowClient(std::move(c), o));
     }
     fs::remove_all(o.basePath);
     if (r.exitCode != 0 || r.killed || !r.pending.empty() || r.completeSeconds == 0)
@@ -334,6 +416,11 @@ void printOsmoRun(const OsmoRunResult& r, double floorGbps) {
     }
     row("all", t.sentPackets, t.sentBytes, t.storedPackets, t.storedBytes, t.lost,
         std::to_string(t.exact) + " of " + std::to_string(r.connections.size()));
+    for (const OsmoSlowClient& s : r.slow) {
+        const OsmoConnection& c = s.connection;
+        row(c.name + " " + c.address, c.sent.packets, c.sent.bytes, c.stored.packets,
+            c.stored.bytes, lostPackets(c), c.stored.exact ? "yes" : "no");
+    }
     const double gbps = storedGbps(r, t);
     const double ratio = floorGbps > 0 ? gbps / floorGbps : 0;
     std::printf("\n%-14s %8.2f Gbit/s   floor %.2f Gbit/s   %.2f x floor\n", "stored", gbps,
@@ -341,10 +428,34 @@ void printOsmoRun(const OsmoRunResult& r, double floorGbps) {
     const bool met = t.lost == 0 && t.exact == int(r.connections.size()) && ratio >= 0.7;
     std::printf("goal (every packet stored, byte-exact, at >= 0.7 x floor): %s\n",
                 met ? "met" : "NOT met");
+    for (const OsmoSlowClient& s : r.slow) {
+        const OsmoConnection& c = s.connection;
+        const std::string stored = lostPackets(c) == 0 && c.stored.exact
+                                       ? std::string("stored every packet (byte-exact)")
+                                       : "stored " + std::to_string(c.stored.packets) + " of " +
+                                             std::to_string(c.sent.packets) + " packets" +
+                                             (c.stored.exact ? "" : ", NOT byte-exact");
+        std::printf(
+            "slow client beside the floods: offered %.1f Mbit/s, sent %.1f, %s, slice lateness "
+            "p99 %.1f ms, max %.1f ms\n",
+            s.offeredMbps, s.sentMbps(), stored.c_str(), s.latenessP99 * 1e3, s.latenessMax * 1e3);
+    }
     std::printf(
         "\nBytes: the osmo-pcap stream bytes of the packets (4 B message + 16 B record header +\n"
         "data each), as the floor counts them; stored = read back from the trace files after\n"
-        "pushcapd exited. Gbit/s: stored bytes over the first send to the last sender done.\n");
+        "pushcapd exited. Gbit/s: the floods' stored bytes over the first send to the last flood\n"
+        "done (\"all\" and the goal are the floods only).\n");
+    for (const OsmoSlowClient& s : r.slow) {
+        const int buffer = s.connection.sent.sendBufferBytes;
+        std::printf(
+            "Slow client: %s paced on a schedule in %zu B slices for as long as the floods, its\n"
+            "trace checked as theirs. Lateness: when a slice's send() completed minus when the\n"
+            "schedule wanted it sent, over %zu slices (p50 %.2f ms). Its send buffer is %d KiB\n"
+            "(%.0f ms of its rate); with the collector's receive window it hides a pause in\n"
+            "reading it that is shorter than the two hold.\n",
+            s.connection.address.c_str(), s.sliceBytes, s.slices, s.latenessP50 * 1e3, buffer >> 10,
+            s.offeredMbps > 0 ? double(buffer) * 8 / (s.offeredMbps * 1e6) * 1e3 : 0);
+    }
     printNotes(r);
     std::printf("\n");
     std::fflush(stdout);
@@ -372,7 +483,27 @@ std::string osmoRunJson(const OsmoRunResult& r, double floorGbps) {
                   "\"osmo_exit_code\":%d",
                   t.exact, r.connections.size(), gbps, floorGbps > 0 ? gbps / floorGbps : 0,
                   r.completeSeconds, r.pending.size(), r.exitCode);
-    return head + lost + tail;
+    std::string slow;
+    for (const OsmoSlowClient& s : r.slow) {
+        const OsmoConnection& c = s.connection;
+        char text[1024];
+        std::snprintf(
+            text, sizeof text,
+            ",\"osmo_slow_offered_mbps\":%.3f,\"osmo_slow_sent_mbps\":%.3f,"
+            "\"osmo_slow_send_seconds\":%.3f,\"osmo_slow_sent_packets\":%llu,"
+            "\"osmo_slow_sent_bytes\":%llu,\"osmo_slow_stored_packets\":%llu,"
+            "\"osmo_slow_stored_bytes\":%llu,\"osmo_slow_lost_packets\":%llu,"
+            "\"osmo_slow_exact\":%s,\"osmo_slow_slice_bytes\":%zu,\"osmo_slow_slices\":%zu,"
+            "\"osmo_slow_send_buffer_bytes\":%d,\"osmo_slow_lateness_p50_ms\":%.3f,"
+            "\"osmo_slow_lateness_p99_ms\":%.3f,\"osmo_slow_lateness_max_ms\":%.3f",
+            s.offeredMbps, s.sentMbps(), c.sent.seconds, (unsigned long long)c.sent.packets,
+            (unsigned long long)c.sent.bytes, (unsigned long long)c.stored.packets,
+            (unsigned long long)c.stored.bytes, (unsigned long long)lostPackets(c),
+            c.stored.exact ? "true" : "false", s.sliceBytes, s.slices, c.sent.sendBufferBytes,
+            s.latenessP50 * 1e3, s.latenessP99 * 1e3, s.latenessMax * 1e3);
+        slow += text;
+    }
+    return head + lost + tail + slow;
 }
 
 }  // namespace pushcap::tools

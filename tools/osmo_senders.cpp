@@ -16,11 +16,24 @@
 #include "tools/bench_process.hpp"
 
 namespace pushcap::tools {
-namespace {
 
-constexpr std::size_t SLICE_BYTES = 64u << 10;
-
-}  // namespace
+Slices sliceBody(const std::vector<char>& body, std::size_t bytes) {
+    Slices out;
+    std::size_t from = 0;
+    std::uint64_t packets = 0;
+    for (std::size_t at = 0; at < body.size();) {
+        const std::size_t len =
+            (std::size_t(std::uint8_t(body[at + 2])) << 8) | std::uint8_t(body[at + 3]);
+        at += 4 + len;
+        ++packets;
+        if (at - from >= bytes || at >= body.size()) {
+            out.emplace_back(at, packets);
+            from = at;
+            packets = 0;
+        }
+    }
+    return out;
+}
 
 Stream encodeStream() {
     Stream s;
@@ -44,29 +57,23 @@ Stream encodeStream() {
         std::memcpy(record.data(), rh, sizeof rh);
         message(s.body, 1, record.data(), record.size());
         ++s.packetsPerBody;
-        if (s.slices.empty() ? s.body.size() >= SLICE_BYTES
-                             : s.body.size() - s.slices.back().first >= SLICE_BYTES) {
-            s.slices.emplace_back(s.body.size(), 0);
-        }
     }
-    s.slices.emplace_back(s.body.size(), 0);
-    // Count packets per slice by walking the messages again.
-    std::size_t at = 0, slice = 0;
-    while (at < s.body.size()) {
-        const std::size_t len =
-            (std::size_t(std::uint8_t(s.body[at + 2])) << 8) | std::uint8_t(s.body[at + 3]);
-        at += 4 + len;
-        while (at > s.slices[slice].first)
-            ++slice;
-        ++s.slices[slice].second;
-    }
+    s.slices = sliceBody(s.body, DEFAULT_SLICE_BYTES);
     return s;
 }
 
 SendResult sendFor(int index, std::uint16_t port, const Stream& s, double seconds,
-                   double bytesPerSecond) {
+                   const SendOptions& o) {
     SendResult r;
+    const Slices own =
+        o.sliceBytes == DEFAULT_SLICE_BYTES ? Slices{} : sliceBody(s.body, o.sliceBytes);
+    const Slices& slices = own.empty() ? s.slices : own;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Before connect, so the window scale the connection starts with matches the buffer.
+    if (o.sendBufferBytes > 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o.sendBufferBytes, sizeof o.sendBufferBytes);
+    socklen_t optLen = sizeof r.sendBufferBytes;
+    ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &r.sendBufferBytes, &optLen);
     sockaddr_in self{};
     self.sin_family = AF_INET;
     self.sin_addr.s_addr = htonl(0x7f000001u + std::uint32_t(index));
@@ -98,17 +105,27 @@ SendResult sendFor(int index, std::uint16_t port, const Stream& s, double second
     };
     sendAll(s.header.data(), s.header.size());
     const auto start = BenchClock::now();
+    const bool paced = o.bytesPerSecond > 0;
+    if (paced && o.recordLateness)
+        r.lateness.reserve(std::size_t(seconds * o.bytesPerSecond / double(o.sliceBytes)) + 16);
     bool ok = true;
     while (ok && secondsSince(start) < seconds) {
         std::size_t from = 0;
-        for (const auto& [end, packets] : s.slices) {
-            if (bytesPerSecond > 0) {
-                const double due = double(r.bytes) / bytesPerSecond - secondsSince(start);
-                if (due > 0)
-                    std::this_thread::sleep_for(std::chrono::duration<double>(due));
+        for (const auto& [end, packets] : slices) {
+            // The schedule, not the last send: a slice that was late does not push the later
+            // ones back, so the sender catches up and its average rate is the one asked for.
+            BenchClock::time_point due{};
+            if (paced) {
+                due =
+                    start + std::chrono::duration_cast<BenchClock::duration>(
+                                std::chrono::duration<double>(double(r.bytes) / o.bytesPerSecond));
+                std::this_thread::sleep_until(due);
             }
             if (!(ok = sendAll(s.body.data() + from, end - from)))
                 break;
+            if (paced && o.recordLateness)
+                r.lateness.push_back(
+                    std::chrono::duration<double>(BenchClock::now() - due).count());
             r.bytes += end - from;
             r.packets += packets;
             from = end;
@@ -116,6 +133,7 @@ SendResult sendFor(int index, std::uint16_t port, const Stream& s, double second
                 break;
         }
     }
+    r.seconds = secondsSince(start);
     ::close(fd);
     return r;
 }
@@ -130,7 +148,7 @@ std::vector<SendResult> runSendersEach(int n, std::uint16_t port, const Stream& 
     for (int i = 0; i < n; ++i) {
         threads.emplace_back([&, i] {
             try {
-                results[std::size_t(i)] = sendFor(i, port, s, seconds, each);
+                results[std::size_t(i)] = sendFor(i, port, s, seconds, {.bytesPerSecond = each});
             } catch (...) {
                 failures[std::size_t(i)] = std::current_exception();
             }
