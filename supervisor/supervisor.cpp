@@ -366,7 +366,15 @@ void Supervisor::childExited(Child& child, int status) {
     if (child.isCapture && child.exitCode == EXIT_INPUT_DAMAGED) {
         d.action = RestartDecision::Action::Fail;
         d.reason = "input damaged: " + (child.lastError.empty() ? how : child.lastError);
-    } else if (child.isCapture && (m_stopping || m_offline) && kind == ChildExit::Done) {
+    } else if (child.isCapture && m_stopping) {
+        // Asked to stop: however it ended (a SIGTERM that came before its handler was in place
+        // kills it), it is not restarted, and the workers complete what it delivered.
+        d.action = RestartDecision::Action::Stop;
+        if (kind != ChildExit::Done) {
+            spdlog::warn("{}: did not stop cleanly ({})", child.name, how);
+            m_ring->markFinished();
+        }
+    } else if (child.isCapture && m_offline && kind == ChildExit::Done) {
         d.action = RestartDecision::Action::Stop;
     } else if (child.isCapture && kind == ChildExit::Done) {
         d = child.policy.exited(now, ChildExit::Crashed);  // a live capture has no reason to end

@@ -250,6 +250,41 @@ TEST_CASE("SIGTERM during an offline push: exit 0, files complete, nothing pendi
     CHECK(all.records.compare(0, written.size(), written) == 0);
 }
 
+TEST_CASE("a capture that dies of the SIGTERM that stops it: pushcapd still stops at once, exit 0",
+          "[e2e][multiproc][supervisor]") {
+    TempDir dir;
+    // As when SIGTERM comes before the capture has installed its handler: this capture dies of
+    // the signal (its real process killed first, so nothing publishes after it).
+    const std::string bin = dir.path + "/bin";
+    REQUIRE(runShell("mkdir -p " + quote(bin) + " && cp " + quote(binDir() + "/pushcapd") + " " +
+                     quote(bin) + " && ln -s " + quote(binDir() + "/pushcap-worker") + " " +
+                     quote(bin)) == 0);
+    std::ofstream(bin + "/pushcap-capture")
+        << "#!/bin/sh\n"
+        << quote(binDir() + "/pushcap-capture") << " \"$@\" &\npid=$!\n"
+        << "trap 'kill -KILL $pid; trap - TERM; kill -TERM $$' TERM\nwait $pid\n";
+    ::chmod((bin + "/pushcap-capture").c_str(), 0755);
+    const auto count = std::to_string(std::max(20000, int(600000 * testScale())));
+    const std::string input = makeInput(dir.path, "--count " + count + " --duration 300 --seed 9");
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}, bin + "/pushcapd"),
+            dir.path + "/pushcapd.log");
+    waitFor([&] { return !listFiles(dir.path + "/all").empty() || !d.running(); }, 60s);
+    REQUIRE(d.running());
+    const auto stopAt = std::chrono::steady_clock::now();
+    d.kill(SIGTERM);
+    const auto code = d.exitCode(60s);
+    const std::string log = readFile(dir.path + "/pushcapd.log");
+    INFO(log);
+    CHECK(code == 0);
+    // Well inside the 30 s shutdown timeout that a pending capture restart used to wait out.
+    CHECK(std::chrono::steady_clock::now() - stopAt < 20s);
+    CHECK(log.find("capture: did not stop cleanly") != std::string::npos);
+    CHECK(countPending(dir.path) == 0);
+    const PcapFile all = oracle(input, "", dir.path);
+    const std::string written = concatenatedRecords(dir.path + "/all", ".pcap");
+    CHECK(all.records.compare(0, written.size(), written) == 0);
+}
+
 TEST_CASE("every program answers --help with its usage on stdout and exit 0", "[e2e][supervisor]") {
     TempDir dir;
     for (const char* program : {"pushcapd", "pushcap-capture", "pushcap-worker", "pushcap-status",
