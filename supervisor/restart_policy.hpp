@@ -25,6 +25,10 @@ enum class ChildExit {
     BadConfig,  // the bad-configuration exit code: retrying cannot help
 };
 
+// Whether the child got anywhere between its start and its exit (a worker committed past its
+// resume position, the capture published packets). Only a crash without progress is a crash loop.
+enum class Progress { None, Made };
+
 struct RestartDecision {
     enum class Action { Restart, Stop, Fail } action = Action::Restart;
     Clock::time_point restartAt{};  // for Restart
@@ -37,7 +41,10 @@ class RestartPolicy {
     explicit RestartPolicy(RestartLimits limits = {}, bool essential = false);
 
     void started(Clock::time_point now);
-    RestartDecision exited(Clock::time_point now, ChildExit how);
+    // A crash counts toward the intensity (more than maxRestarts within window: FAILED) only
+    // without progress: a worker killed while busy (OOM killer, operator) is restarted however
+    // often it happens, while one that dies again where it resumed (a poison packet) is failed.
+    RestartDecision exited(Clock::time_point now, ChildExit how, Progress progress);
 
     std::uint64_t restarts() const { return m_restarts; }
     std::chrono::milliseconds nextBackoff() const { return m_backoff; }
@@ -47,7 +54,7 @@ class RestartPolicy {
     bool m_essential;
     std::chrono::milliseconds m_backoff;
     Clock::time_point m_startedAt{};
-    std::deque<Clock::time_point> m_recent;  // restart times inside the window
+    std::deque<Clock::time_point> m_recent;  // no-progress crash times inside the window
     std::uint64_t m_restarts = 0;
 };
 

@@ -210,7 +210,26 @@ void Supervisor::startTarget(const TargetConfig& target) {
     m_children.push_back(std::move(child));
 }
 
+// What moves only when the child gets somewhere: a worker's committed position in its ring slot
+// (what it would resume from), the capture's count of published packets.
+std::uint64_t Supervisor::progressMark(const Child& child) const {
+    const router::RingSnapshot ring = m_ring->snapshot();
+    if (child.isCapture)
+        return ring.publishedPackets;
+    for (const router::ConsumerSnapshot& c : ring.consumers) {
+        if (c.name == child.name)
+            return c.committedPos;
+    }
+    return 0;
+}
+
+Progress Supervisor::progressSince(const Child& child) const {
+    return progressMark(child) > child.progressAtStart ? Progress::Made : Progress::None;
+}
+
 void Supervisor::spawn(Child& child) {
+    // Taken before the child runs, so whatever it commits counts as its progress.
+    child.progressAtStart = progressMark(child);
     child.proc = spawnChild(child.spec);
     child.policy.started(Clock::now());
     child.state = ChildState::Starting;
@@ -356,6 +375,7 @@ void Supervisor::childExited(Child& child, int status) {
     child.exitSignal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     const std::string how = describeExit(status);
     const auto now = Clock::now();
+    const Progress progress = progressSince(child);
 
     ChildExit kind = ChildExit::Crashed;
     if (child.exitCode == 0)
@@ -377,7 +397,8 @@ void Supervisor::childExited(Child& child, int status) {
     } else if (child.isCapture && m_offline && kind == ChildExit::Done) {
         d.action = RestartDecision::Action::Stop;
     } else if (child.isCapture && kind == ChildExit::Done) {
-        d = child.policy.exited(now, ChildExit::Crashed);  // a live capture has no reason to end
+        // A live capture has no reason to end.
+        d = child.policy.exited(now, ChildExit::Crashed, progress);
     } else if (child.isCapture && kind == ChildExit::BadConfig) {
         d.action = RestartDecision::Action::Fail;
         d.reason = "capture rejected its arguments (" + how + ")" +
@@ -390,7 +411,7 @@ void Supervisor::childExited(Child& child, int status) {
         if (kind != ChildExit::Done)
             spdlog::warn("{}: did not stop cleanly ({})", child.name, how);
     } else {
-        d = child.policy.exited(now, kind);
+        d = child.policy.exited(now, kind, progress);
     }
 
     v1::Event e;
@@ -431,7 +452,8 @@ void Supervisor::childExited(Child& child, int status) {
             child.lastError = child.lastError.empty() ? how : child.lastError;
             ce->set_action("restart");
             ce->set_restart_in_seconds(in);
-            spdlog::warn("{}: exited with {}; restart #{} in {:.1f} s", child.name, how,
+            spdlog::warn("{}: exited with {}{}; restart #{} in {:.1f} s", child.name, how,
+                         progress == Progress::Made ? "" : " (no progress since its start)",
                          child.policy.restarts(), in);
             break;
         }

@@ -75,10 +75,13 @@ class Supervisor {
         std::string pendingLine;
         int exitCode = 0;
         int exitSignal = 0;
+        std::uint64_t progressAtStart = 0;  // progressMark() when it was spawned
     };
 
     void setUp();
     void spawn(Child& child);
+    std::uint64_t progressMark(const Child& child) const;
+    Progress progressSince(const Child& child) const;
     void startTarget(const TargetConfig& target);
     void handleSignals();
     void reap();
