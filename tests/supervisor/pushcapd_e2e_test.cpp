@@ -124,18 +124,26 @@ pid_t liveParentOf(pid_t pid) {
     return std::atoi(stat.c_str() + close + 4);
 }
 
-// A copy of pushcapd in `dir`/bin, whose pushcap-worker runs `prelude` (sh) before exec'ing the
-// real worker: pushcapd runs the workers next to its own executable.
-std::string pushcapdWithWorkerPrelude(const std::string& dir, const std::string& prelude) {
+// A copy of pushcapd in `dir`/bin, where its child program `child` (pushcap-worker or
+// pushcap-capture) is the sh script `body`, and the other one the real program: pushcapd runs
+// its children from next to its own executable. REAL in `body` is the real program's path.
+std::string pushcapdWithWrapped(const std::string& dir, const std::string& child,
+                                const std::string& body) {
     const std::string bin = dir + "/bin";
+    const std::string other = child == "pushcap-worker" ? "pushcap-capture" : "pushcap-worker";
     REQUIRE(runShell("mkdir -p " + quote(bin) + " && cp " + quote(binDir() + "/pushcapd") + " " +
-                     quote(bin) + " && ln -s " + quote(binDir() + "/pushcap-capture") + " " +
+                     quote(bin) + " && ln -s " + quote(binDir() + "/" + other) + " " +
                      quote(bin)) == 0);
-    std::ofstream(bin + "/pushcap-worker")
+    std::ofstream(bin + "/" + child)
         << "#!/bin/sh\n"
-        << prelude << "\nexec " << quote(binDir() + "/pushcap-worker") << " \"$@\"\n";
-    ::chmod((bin + "/pushcap-worker").c_str(), 0755);
+        << std::regex_replace(body, std::regex("REAL"), quote(binDir() + "/" + child)) << "\n";
+    ::chmod((bin + "/" + child).c_str(), 0755);
     return bin + "/pushcapd";
+}
+
+// The same, with a pushcap-worker that runs `prelude` (sh) before exec'ing the real worker.
+std::string pushcapdWithWorkerPrelude(const std::string& dir, const std::string& prelude) {
+    return pushcapdWithWrapped(dir, "pushcap-worker", prelude + "\nexec REAL \"$@\"");
 }
 
 // The example config with `lines` (Lua) added before its `return Config`.
@@ -391,18 +399,13 @@ TEST_CASE("a capture that dies of the SIGTERM that stops it: pushcapd still stop
     TempDir dir;
     // As when SIGTERM comes before the capture has installed its handler: this capture dies of
     // the signal (its real process killed first, so nothing publishes after it).
-    const std::string bin = dir.path + "/bin";
-    REQUIRE(runShell("mkdir -p " + quote(bin) + " && cp " + quote(binDir() + "/pushcapd") + " " +
-                     quote(bin) + " && ln -s " + quote(binDir() + "/pushcap-worker") + " " +
-                     quote(bin)) == 0);
-    std::ofstream(bin + "/pushcap-capture")
-        << "#!/bin/sh\n"
-        << quote(binDir() + "/pushcap-capture") << " \"$@\" &\npid=$!\n"
-        << "trap 'kill -KILL $pid; trap - TERM; kill -TERM $$' TERM\nwait $pid\n";
-    ::chmod((bin + "/pushcap-capture").c_str(), 0755);
+    const std::string program = pushcapdWithWrapped(
+        dir.path, "pushcap-capture",
+        "REAL \"$@\" &\npid=$!\ntrap 'kill -KILL $pid; trap - TERM; kill -TERM $$' TERM\n"
+        "wait $pid");
     const auto count = std::to_string(std::max(20000, int(600000 * testScale())));
     const std::string input = makeInput(dir.path, "--count " + count + " --duration 300 --seed 9");
-    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}, bin + "/pushcapd"),
+    Child d(pushcapd(exampleConfig(dir.path), dir.path, {"--offline", input}, program),
             dir.path + "/pushcapd.log");
     waitFor([&] { return !listFiles(dir.path + "/all").empty() || !d.running(); }, 60s);
     REQUIRE(d.running());
