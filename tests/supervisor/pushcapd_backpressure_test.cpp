@@ -755,6 +755,7 @@ TEST_CASE(
         },
         30s, &s));
     const std::uint64_t before = target(s, "c0")->packets_written();
+    INFO("restarted: " << describe(s) << logs(c));
     REQUIRE(c.status.waitFor(
         [&](const v1::Snapshot& s) {
             const v1::TargetStatus* t = target(s, "c0");
