@@ -18,6 +18,7 @@ endpoint, pb2_dir, ready_file = sys.argv[1:4]
 out_dirs = sys.argv[4:]
 sys.path.insert(0, pb2_dir)
 import status_pb2  # noqa: E402  (generated at build time)
+from status_files_check import check_files  # noqa: E402
 
 
 def decode(topic, body):
@@ -109,17 +110,7 @@ for seq in sorted(messages):
     elif topic != "pushcap.status":
         problems.append("unexpected topic " + topic)
 
-files = {}
-for d in out_dirs:
-    for name in os.listdir(d):
-        files[os.path.join(d, name)] = os.path.getsize(os.path.join(d, name))
-for path, fc in completed.items():
-    if path not in files:
-        problems.append("event names %s, which is not on disk" % path)
-    elif files[path] != fc.bytes:
-        problems.append("%s: event says %d bytes, disk has %d" % (path, fc.bytes, files[path]))
-    if fc.packets == 0 or fc.first_packet_unix_ns > fc.last_packet_unix_ns:
-        problems.append("%s: implausible packets/times in event" % path)
+files = check_files(out_dirs, completed, problems)
 for path in files:
     if path not in completed and not path.endswith(".pending"):
         problems.append("%s is on disk, but no event announced it" % path)

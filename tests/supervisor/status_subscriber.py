@@ -17,6 +17,7 @@ endpoint, pb2_dir, ready_file = sys.argv[1:4]
 out_dirs = sys.argv[4:]
 sys.path.insert(0, pb2_dir)
 import status_pb2  # noqa: E402  (generated at build time)
+from status_files_check import check_files  # noqa: E402
 
 ctx = zmq.Context()
 sub = ctx.socket(zmq.SUB)
@@ -66,17 +67,7 @@ for a, b in zip(sequences, sequences[1:]):
         problems.append("sequence jumps from %d to %d" % (a, b))
         break
 
-files = {}
-for d in out_dirs:
-    for name in os.listdir(d):
-        files[os.path.join(d, name)] = os.path.getsize(os.path.join(d, name))
-for path, fc in completed.items():
-    if path not in files:
-        problems.append("event names %s, which is not on disk" % path)
-    elif files[path] != fc.bytes:
-        problems.append("%s: event says %d bytes, disk has %d" % (path, fc.bytes, files[path]))
-    if fc.packets == 0 or fc.first_packet_unix_ns > fc.last_packet_unix_ns:
-        problems.append("%s: implausible packets/times in event" % path)
+files = check_files(out_dirs, completed, problems)
 if last is not None:
     for t in last.targets:
         mine = [p for p in files if os.path.basename(p).startswith(t.desc.split("-")[-1] + "_")]
